@@ -21,10 +21,14 @@ export function parseContainer(text: string, file: string): ContainerSpec {
   const problems = new Problems();
   if (!Array.isArray(yaml.value)) {
     problems.add(
-      new BuilditError('BUILDIT_CONTAINER_NOT_LIST', `container.yaml must be a list of steps, got ${kindOf(yaml.value)}`, {
-        location: yaml.locate([]),
-        hint: 'each step is a list item: "- vars: …", "- package: …", "- sync: …" or "- image: …"',
-      }),
+      new BuilditError(
+        'BUILDIT_CONTAINER_NOT_LIST',
+        `container.yaml must be a list of steps, got ${kindOf(yaml.value)}`,
+        {
+          location: yaml.locate([]),
+          hint: 'each step is a list item: "- vars: …", "- package: …", "- sync: …" or "- image: …"',
+        },
+      ),
     );
     problems.throwIfAny();
   }
@@ -85,7 +89,13 @@ function parseStep(yaml: YamlFile, item: unknown, i: number, problems: Problems)
       const value = typed(yaml, body, path, 'package', PACKAGE_TYPES, problems);
       if (!value) return undefined;
       if (value.type === 'embedded') return { kind: 'package', type: 'embedded', path: value.path, locate };
-      return { kind: 'package', type: 'recipe', atom: value.atom, use: toUseSelection(yaml, [...path, 'use'], value.use), locate };
+      return {
+        kind: 'package',
+        type: 'recipe',
+        atom: value.atom,
+        use: toUseSelection(yaml, [...path, 'use'], value.use),
+        locate,
+      };
     }
     case 'sync': {
       const value = validate(yaml, syncStep, body, path, problems);

@@ -11,7 +11,13 @@ import type { BuilditConfig, ContainerSpec, PackageDefSpec, RecipeSpec } from '.
 
 export const CONFIG_NAME = '.buildit-config.yaml';
 
-async function readRequired(file: string, code: string, what: string, from?: SourceLocation, hint?: string): Promise<string> {
+async function readRequired(
+  file: string,
+  code: string,
+  what: string,
+  from?: SourceLocation,
+  hint?: string,
+): Promise<string> {
   const text = await readTextIfExists(file);
   if (text !== undefined) return text;
   throw new BuilditError(code, `${what} not found: ${file}`, {
@@ -22,13 +28,25 @@ async function readRequired(file: string, code: string, what: string, from?: Sou
 
 export async function loadContainer(dir: string): Promise<ContainerSpec> {
   const file = path.join(dir, 'container.yaml');
-  const text = await readRequired(file, 'BUILDIT_CONTAINER_MISSING', 'container.yaml', undefined, `is ${dir} a container dir? It needs a container.yaml`);
+  const text = await readRequired(
+    file,
+    'BUILDIT_CONTAINER_MISSING',
+    'container.yaml',
+    undefined,
+    `is ${dir} a container dir? It needs a container.yaml`,
+  );
   return parseContainer(text, file);
 }
 
 export async function loadPackageDef(dir: string, from?: SourceLocation): Promise<PackageDefSpec> {
   const file = path.join(dir, 'pkg.yaml');
-  const text = await readRequired(file, 'BUILDIT_PKG_MISSING', 'pkg.yaml', from, `a package folder holds a pkg.yaml; looked in ${dir}`);
+  const text = await readRequired(
+    file,
+    'BUILDIT_PKG_MISSING',
+    'pkg.yaml',
+    from,
+    `a package folder holds a pkg.yaml; looked in ${dir}`,
+  );
   return parsePackageDef(text, file);
 }
 
@@ -51,7 +69,13 @@ export interface ConfigSearch {
 export async function loadConfig(search: ConfigSearch): Promise<BuilditConfig> {
   if (search.explicit) {
     const file = path.resolve(search.explicit);
-    const text = await readRequired(file, 'BUILDIT_CONFIG_MISSING', 'config file', undefined, 'check the --config path');
+    const text = await readRequired(
+      file,
+      'BUILDIT_CONFIG_MISSING',
+      'config file',
+      undefined,
+      'check the --config path',
+    );
     return parseConfig(text, file);
   }
   for (let dir = path.resolve(search.from); ; dir = path.dirname(dir)) {
@@ -64,5 +88,11 @@ export async function loadConfig(search: ConfigSearch): Promise<BuilditConfig> {
   const file = path.join(xdg, 'buildit', 'config.yaml');
   const text = await readTextIfExists(file);
   if (text !== undefined) return parseConfig(text, file);
-  return { repositories: [], discover: [], recipes: [], trustedKeys: [], locate: () => ({ file: '(defaults)' }) };
+  return {
+    repositories: [],
+    discover: [],
+    recipes: [],
+    trustedKeys: [],
+    locate: () => ({ file: '(defaults)' }),
+  };
 }

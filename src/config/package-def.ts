@@ -38,10 +38,14 @@ export function parsePackageDef(text: string, file: string): PackageDefSpec {
     for (const key of INLINE_RECIPE_KEYS) {
       if (value[key] === undefined) continue;
       problems.add(
-        new BuilditError('BUILDIT_PKG_INLINE_WITH_BASE', `"${key}" belongs to a recipe, but this package has base: ${doc!['base'] as string}`, {
-          location: yaml.locate([key], 'key'),
-          hint: 'with base:, pkg.yaml may only add patches, use, depends, env and metadata; drop base: to write the whole recipe inline',
-        }),
+        new BuilditError(
+          'BUILDIT_PKG_INLINE_WITH_BASE',
+          `"${key}" belongs to a recipe, but this package has base: ${doc!['base'] as string}`,
+          {
+            location: yaml.locate([key], 'key'),
+            hint: 'with base:, pkg.yaml may only add patches, use, depends, env and metadata; drop base: to write the whole recipe inline',
+          },
+        ),
       );
     }
     problems.throwIfAny();
@@ -51,10 +55,14 @@ export function parsePackageDef(text: string, file: string): PackageDefSpec {
   for (const key of ['name', 'version'] as const) {
     if (value[key] !== undefined) continue;
     problems.add(
-      new BuilditError('BUILDIT_SCHEMA_MISSING', `missing "${key}": a package definition without base: is an inline recipe`, {
-        location: yaml.locate([]),
-        hint: `add ${key}: …, or base: <category/name-version> to build on a recipe`,
-      }),
+      new BuilditError(
+        'BUILDIT_SCHEMA_MISSING',
+        `missing "${key}": a package definition without base: is an inline recipe`,
+        {
+          location: yaml.locate([]),
+          hint: `add ${key}: …, or base: <category/name-version> to build on a recipe`,
+        },
+      ),
     );
   }
   if (value.name !== undefined && !isValidName(value.name)) {
@@ -78,6 +86,11 @@ export function parsePackageDef(text: string, file: string): PackageDefSpec {
   const recipe = toRecipeSpec(yaml, [], value, [], 'flags', value.flags);
   return {
     ...common,
-    inline: { ...recipe, name: value.name!, version: value.version!, category: value.category ?? INLINE_CATEGORY },
+    inline: {
+      ...recipe,
+      name: value.name!,
+      version: value.version!,
+      category: value.category ?? INLINE_CATEGORY,
+    },
   };
 }

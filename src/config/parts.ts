@@ -23,7 +23,10 @@ export function toDepends(
   value: z.output<typeof dependsSchema> | undefined,
 ): DependsSpec {
   const list = (kind: 'build' | 'run') =>
-    (value?.[kind] ?? []).map((atom: Atom, i: number) => ({ atom, location: yaml.locate([...base, kind, i]) }));
+    (value?.[kind] ?? []).map((atom: Atom, i: number) => ({
+      atom,
+      location: yaml.locate([...base, kind, i]),
+    }));
   return { build: list('build'), run: list('run') };
 }
 

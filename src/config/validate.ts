@@ -49,10 +49,14 @@ function issueToErrors(yaml: YamlFile, schema: z.ZodType, issue: Issue, base: Pa
       const known = knownKeys(schema, rel);
       return issue.keys.map((key) => {
         const guess = didYouMean(key, known);
-        return new BuilditError('BUILDIT_SCHEMA_UNKNOWN_KEY', `${where ? `${where}: ` : ''}unknown key "${key}"`, {
-          location: yaml.locate([...path, key], 'key'),
-          hint: guess ? `did you mean "${guess}"?` : `known keys here: ${known.join(', ')}`,
-        });
+        return new BuilditError(
+          'BUILDIT_SCHEMA_UNKNOWN_KEY',
+          `${where ? `${where}: ` : ''}unknown key "${key}"`,
+          {
+            location: yaml.locate([...path, key], 'key'),
+            hint: guess ? `did you mean "${guess}"?` : `known keys here: ${known.join(', ')}`,
+          },
+        );
       });
     }
     case 'invalid_type': {
@@ -60,26 +64,38 @@ function issueToErrors(yaml: YamlFile, schema: z.ZodType, issue: Issue, base: Pa
       if (input === undefined) {
         const key = path[path.length - 1];
         return [
-          new BuilditError('BUILDIT_SCHEMA_MISSING', `${describePath(path.slice(0, -1)) || 'document'}: missing required key "${String(key)}"`, {
-            location: yaml.locate(path.slice(0, -1)),
-            hint: custom.hint ?? `add "${String(key)}:"`,
-          }),
+          new BuilditError(
+            'BUILDIT_SCHEMA_MISSING',
+            `${describePath(path.slice(0, -1)) || 'document'}: missing required key "${String(key)}"`,
+            {
+              location: yaml.locate(path.slice(0, -1)),
+              hint: custom.hint ?? `add "${String(key)}:"`,
+            },
+          ),
         ];
       }
       const expected = ownMessage ?? `expected ${article(issue.expected)}`;
       return [
-        new BuilditError('BUILDIT_SCHEMA_TYPE', `${where ? `${where}: ` : ''}${expected}, got ${kindOf(input)}`, {
-          location: yaml.locate(path),
-          hint: custom.hint ?? typeHint(issue.expected),
-        }),
+        new BuilditError(
+          'BUILDIT_SCHEMA_TYPE',
+          `${where ? `${where}: ` : ''}${expected}, got ${kindOf(input)}`,
+          {
+            location: yaml.locate(path),
+            hint: custom.hint ?? typeHint(issue.expected),
+          },
+        ),
       ];
     }
     case 'invalid_key': {
       const inner = issue.issues[0];
       return [
-        new BuilditError(custom.code ?? 'BUILDIT_SCHEMA_VALUE', `${where ? `${where}: ` : ''}bad key: ${inner?.message ?? issue.message}`, {
-          location: yaml.locate(path, 'key'),
-        }),
+        new BuilditError(
+          custom.code ?? 'BUILDIT_SCHEMA_VALUE',
+          `${where ? `${where}: ` : ''}bad key: ${inner?.message ?? issue.message}`,
+          {
+            location: yaml.locate(path, 'key'),
+          },
+        ),
       ];
     }
     default: {
@@ -140,7 +156,8 @@ function article(expected: string): string {
 
 function typeHint(expected: string): string | undefined {
   if (expected === 'array') return 'write a YAML list: one "- item" per line, or [a, b]';
-  if (expected === 'object' || expected === 'record') return 'write a YAML mapping: "key: value" lines, indented under this key';
+  if (expected === 'object' || expected === 'record')
+    return 'write a YAML mapping: "key: value" lines, indented under this key';
   if (expected === 'string') return 'quote the value if YAML reads it as something else';
   return undefined;
 }
@@ -150,7 +167,8 @@ export function kindOf(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'boolean') return `a boolean (${String(value)})`;
-  if (typeof value === 'string') return `a string ("${value.length > 40 ? `${value.slice(0, 40)}…` : value}")`;
+  if (typeof value === 'string')
+    return `a string ("${value.length > 40 ? `${value.slice(0, 40)}…` : value}")`;
   return typeof value;
 }
 
@@ -177,8 +195,8 @@ export function knownKeys(schema: z.ZodType, path: readonly PathKey[]): string[]
     else if (def.type === 'pipe') current = def.in;
     else if (i === path.length) return def.shape ? Object.keys(def.shape) : [];
     else if (def.type === 'object') current = def.shape?.[String(path[i++])];
-    else if (def.type === 'array') (current = def.element), i++;
-    else if (def.type === 'record') (current = def.valueType), i++;
+    else if (def.type === 'array') ((current = def.element), i++);
+    else if (def.type === 'record') ((current = def.valueType), i++);
     else return [];
   }
   return [];

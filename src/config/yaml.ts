@@ -40,7 +40,8 @@ export class YamlFile {
   locate(path: Path, part: 'key' | 'value' = 'value'): SourceLocation {
     for (let n = path.length; n >= 0; n--) {
       const id = pathId(path.slice(0, n));
-      const pos = (part === 'key' && n === path.length ? this.keys.get(id) : undefined) ?? this.values.get(id);
+      const pos =
+        (part === 'key' && n === path.length ? this.keys.get(id) : undefined) ?? this.values.get(id);
       if (pos) return { file: this.file, line: pos.line, col: pos.col };
     }
     return { file: this.file, line: 1, col: 1 };
@@ -68,7 +69,9 @@ export function parseYaml(text: string, file: string): YamlFile {
     problems.add(
       new BuilditError(
         duplicate ? 'BUILDIT_YAML_DUPLICATE_KEY' : 'BUILDIT_YAML_SYNTAX',
-        duplicate ? `duplicate key ${keyAt(doc, error.pos[0], text)}` : `malformed YAML: ${firstLine(error.message)}`,
+        duplicate
+          ? `duplicate key ${keyAt(doc, error.pos[0], text)}`
+          : `malformed YAML: ${firstLine(error.message)}`,
         {
           location: { file, line, col },
           hint: duplicate

@@ -63,7 +63,12 @@ export function compareVersions(a: string, b: string): number {
 const SUFFIX_NONE = 50;
 const SUFFIX_RANK: Record<string, number> = { alpha: 10, beta: 20, pre: 30, rc: 40, p: 60 };
 
-function versionParts(version: string): { numbers: number[]; letter: number; suffixes: number[]; revision: number } {
+function versionParts(version: string): {
+  numbers: number[];
+  letter: number;
+  suffixes: number[];
+  revision: number;
+} {
   const m = /^([\d.]+)([a-z]?)((?:_[a-z]+\d*)*)(?:-r(\d+))?$/.exec(version);
   if (!m) return { numbers: [], letter: 0, suffixes: [], revision: 0 };
   const suffixes: number[] = [];

@@ -6,7 +6,14 @@
 import path from 'node:path';
 import { BuilditError, Problems, type SourceLocation } from '../errors.ts';
 import { loadPackageDef } from '../config/load.ts';
-import type { DependsSpec, PackageDefSpec, PatchSpec, RecipeSpec, SourceSpec, UseSelection } from '../config/types.ts';
+import type {
+  DependsSpec,
+  PackageDefSpec,
+  PatchSpec,
+  RecipeSpec,
+  SourceSpec,
+  UseSelection,
+} from '../config/types.ts';
 import { treeDigest } from '../image/tree.ts';
 import { resolveInside, sha256File, statIfExists } from '../util/fs.ts';
 import { formatAtom, type Atom } from './atom.ts';
@@ -31,7 +38,12 @@ export class GraphResolver {
   }
 
   /** A package folder with pkg.yaml, whose files must stay inside `root`. */
-  async embedded(dir: string, root: string, target: Target, from: SourceLocation): Promise<PackageNode | undefined> {
+  async embedded(
+    dir: string,
+    root: string,
+    target: Target,
+    from: SourceLocation,
+  ): Promise<PackageNode | undefined> {
     const where = await resolveInside(root, root, dir);
     if (!where.inside) {
       this.problems.add(
@@ -46,9 +58,13 @@ export class GraphResolver {
     if (!def) return undefined;
     const key = `embedded:${where.path}|${target.os}/${target.arch}`;
     return this.once(key, [], async () => {
-      const base = def.base ? await this.problems.captureAsync(() => this.recipe(def.base!.atom, def.base!.location)) : undefined;
+      const base = def.base
+        ? await this.problems.captureAsync(() => this.recipe(def.base!.atom, def.base!.location))
+        : undefined;
       if (def.base && !base) return undefined;
-      const atom = base ? base.atom : { category: def.inline!.category, name: def.inline!.name, version: def.inline!.version };
+      const atom = base
+        ? base.atom
+        : { category: def.inline!.category, name: def.inline!.name, version: def.inline!.version };
       const recipe = base ? base.recipe : def.inline!;
       return this.node({
         key,
@@ -77,7 +93,9 @@ export class GraphResolver {
     const selection = use ? `|+${use.with.join(',')}-${use.without.join(',')}` : '';
     const key = `recipe:${text}${selection}|${target.os}/${target.arch}`;
     if (stack.includes(key)) {
-      const cycle = [...stack.slice(stack.indexOf(key)), key].map((k) => k.slice('recipe:'.length).split('|')[0]);
+      const cycle = [...stack.slice(stack.indexOf(key)), key].map(
+        (k) => k.slice('recipe:'.length).split('|')[0],
+      );
       this.problems.add(
         new BuilditError('BUILDIT_DEP_CYCLE', `dependency cycle: ${cycle.join(' → ')}`, {
           location: from,
@@ -159,7 +177,9 @@ export class GraphResolver {
     if (this.problems.list.length > before) return undefined;
     const metadata = {
       ...(def?.author === undefined ? {} : { author: def.author }),
-      ...((def?.description ?? recipe.description) === undefined ? {} : { description: (def?.description ?? recipe.description)! }),
+      ...((def?.description ?? recipe.description) === undefined
+        ? {}
+        : { description: (def?.description ?? recipe.description)! }),
       ...(recipe.homepage === undefined ? {} : { homepage: recipe.homepage }),
       ...(recipe.license === undefined ? {} : { license: recipe.license }),
     };
@@ -199,7 +219,14 @@ export class GraphResolver {
       const info = await statIfExists(local);
       const type = info?.isDirectory() ? 'dir' : 'file';
       const sha256 = await this.digest(local, type);
-      out.push({ kind: 'path', path: local, type, sha256, strip: spec.strip ?? (type === 'dir' ? 0 : 1), location: spec.location });
+      out.push({
+        kind: 'path',
+        path: local,
+        type,
+        sha256,
+        strip: spec.strip ?? (type === 'dir' ? 0 : 1),
+        location: spec.location,
+      });
     }
     return out;
   }
@@ -210,7 +237,14 @@ export class GraphResolver {
       const description = spec.description === undefined ? {} : { description: spec.description };
       if (spec.kind === 'url') {
         const pinned = spec.sha256 ?? this.options.pinned.get(spec.ref);
-        out.push({ kind: 'url', ref: spec.ref, sha256: pinned, strip: spec.strip, ...description, location: spec.location });
+        out.push({
+          kind: 'url',
+          ref: spec.ref,
+          sha256: pinned,
+          strip: spec.strip,
+          ...description,
+          location: spec.location,
+        });
         continue;
       }
       const local = await this.local(spec.ref, file, root, spec.location, 'patch');
@@ -218,20 +252,37 @@ export class GraphResolver {
       const sha256 = await this.digest(local, 'file');
       if (spec.sha256 && spec.sha256 !== sha256) {
         this.problems.add(
-          new BuilditError('BUILDIT_PATCH_SHA256', `patch ${spec.ref} has sha256 ${sha256}, not ${spec.sha256} as written`, {
-            location: spec.location,
-            hint: 'update sha256: or restore the patch file',
-          }),
+          new BuilditError(
+            'BUILDIT_PATCH_SHA256',
+            `patch ${spec.ref} has sha256 ${sha256}, not ${spec.sha256} as written`,
+            {
+              location: spec.location,
+              hint: 'update sha256: or restore the patch file',
+            },
+          ),
         );
         continue;
       }
-      out.push({ kind: 'file', ref: local, sha256, strip: spec.strip, ...description, location: spec.location });
+      out.push({
+        kind: 'file',
+        ref: local,
+        sha256,
+        strip: spec.strip,
+        ...description,
+        location: spec.location,
+      });
     }
     return out;
   }
 
   /** A file named relative to `file` that must exist and stay inside `root`. */
-  private async local(ref: string, file: string, root: string, location: SourceLocation, what: 'patch' | 'source') {
+  private async local(
+    ref: string,
+    file: string,
+    root: string,
+    location: SourceLocation,
+    what: 'patch' | 'source',
+  ) {
     const where = await resolveInside(root, path.dirname(file), ref);
     if (!where.inside) {
       this.problems.add(
@@ -244,10 +295,14 @@ export class GraphResolver {
     }
     if (!where.exists) {
       this.problems.add(
-        new BuilditError(what === 'patch' ? 'BUILDIT_PATCH_MISSING' : 'BUILDIT_SOURCE_MISSING', `${what} not found: ${where.path}`, {
-          location,
-          hint: `paths are relative to ${file}`,
-        }),
+        new BuilditError(
+          what === 'patch' ? 'BUILDIT_PATCH_MISSING' : 'BUILDIT_SOURCE_MISSING',
+          `${what} not found: ${where.path}`,
+          {
+            location,
+            hint: `paths are relative to ${file}`,
+          },
+        ),
       );
       return undefined;
     }

@@ -51,7 +51,8 @@ export class RecipeRepositories {
     for (const root of this.dirs) {
       for (const entry of await listDir(path.join(root, category, name))) {
         const prefix = `${name}-`;
-        if (entry.startsWith(prefix) && entry.endsWith('.yaml')) found.add(entry.slice(prefix.length, -'.yaml'.length));
+        if (entry.startsWith(prefix) && entry.endsWith('.yaml'))
+          found.add(entry.slice(prefix.length, -'.yaml'.length));
       }
     }
     return [...found].sort(compareVersions);

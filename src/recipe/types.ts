@@ -11,7 +11,14 @@ export interface Target {
 export type ResolvedSource =
   | { kind: 'url'; url: string; sha256: string; strip: number; filename?: string; location: SourceLocation }
   /** A folder (digest of its deterministic tar) or a tarball (sha256 of its bytes) beside the recipe. */
-  | { kind: 'path'; path: string; type: 'dir' | 'file'; sha256: string; strip: number; location: SourceLocation };
+  | {
+      kind: 'path';
+      path: string;
+      type: 'dir' | 'file';
+      sha256: string;
+      strip: number;
+      location: SourceLocation;
+    };
 
 export interface ResolvedPatch {
   kind: 'file' | 'url';
@@ -25,8 +32,7 @@ export interface ResolvedPatch {
 }
 
 export type PackageOrigin =
-  | { kind: 'embedded'; dir: string; file: string }
-  | { kind: 'recipe'; file: string };
+  { kind: 'embedded'; dir: string; file: string } | { kind: 'recipe'; file: string };
 
 export interface PackageNode {
   /** Distinguishes definitions before identities are known. */

@@ -11,7 +11,13 @@ import Handlebars from 'handlebars';
 import { BuilditError, type SourceLocation } from '../errors.ts';
 
 type HbNode = { type: string; loc?: { start: { line: number; column: number } } } & Record<string, unknown>;
-type PathNode = HbNode & { type: 'PathExpression'; original: string; parts: string[]; data: boolean; depth: number };
+type PathNode = HbNode & {
+  type: 'PathExpression';
+  original: string;
+  parts: string[];
+  data: boolean;
+  depth: number;
+};
 
 const JSON_STRING = '__buildit_json_string';
 /** Block helpers that change the context: paths inside them are checked by Handlebars' own strict mode. */
@@ -80,7 +86,11 @@ function knownVarsHint(vars: Readonly<Record<string, unknown>>): string {
   return names.length ? `known variables: ${names.join(', ')}` : 'no variables are defined: add a vars step';
 }
 
-function checkVariables(node: unknown, vars: Readonly<Record<string, unknown>>, origin: TemplateOrigin): void {
+function checkVariables(
+  node: unknown,
+  vars: Readonly<Record<string, unknown>>,
+  origin: TemplateOrigin,
+): void {
   visit(node as HbNode, (path) => {
     if (path.data || path.depth > 0 || path.parts.length === 0 || path.original === 'this') return;
     const head = path.parts[0]!;
@@ -140,12 +150,26 @@ function rewriteForJson(node: HbNode | undefined): void {
   const params = node['params'] as HbNode[];
   if (params.length === 0 && path.type === 'PathExpression') {
     node['params'] = [path];
-    node['path'] = { type: 'PathExpression', data: false, depth: 0, parts: [JSON_STRING], original: JSON_STRING, loc: path.loc };
+    node['path'] = {
+      type: 'PathExpression',
+      data: false,
+      depth: 0,
+      parts: [JSON_STRING],
+      original: JSON_STRING,
+      loc: path.loc,
+    };
   } else if (path.type !== 'PathExpression' || (path as PathNode).original !== 'json') {
     // Any other helper's output is still a string to be placed inside JSON.
     node['params'] = [{ type: 'SubExpression', path, params, hash: node['hash'], loc: node.loc }];
     node['hash'] = undefined;
-    node['path'] = { type: 'PathExpression', data: false, depth: 0, parts: [JSON_STRING], original: JSON_STRING, loc: path.loc };
+    node['path'] = {
+      type: 'PathExpression',
+      data: false,
+      depth: 0,
+      parts: [JSON_STRING],
+      original: JSON_STRING,
+      loc: path.loc,
+    };
   }
   node['escaped'] = false;
 }

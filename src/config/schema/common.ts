@@ -8,9 +8,7 @@ export const wholeNumber = z
   .regex(/^[0-9]+$/, 'expected a whole number')
   .transform(Number);
 
-export const sha256Hex = z
-  .string()
-  .regex(/^[0-9a-f]{64}$/, 'expected a sha256: 64 lowercase hex digits');
+export const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256: 64 lowercase hex digits');
 
 export const stringList = z.array(z.string());
 
@@ -20,7 +18,10 @@ export const atom = z.string().transform((text, ctx): Atom => {
   ctx.addIssue({
     code: 'custom',
     message: `bad atom "${text}": ${result.reason}`,
-    params: { code: 'BUILDIT_ATOM_SYNTAX', hint: 'atoms look like www-servers/nginx-1.22.1 or dev-libs/zlib-1.3-r1' },
+    params: {
+      code: 'BUILDIT_ATOM_SYNTAX',
+      hint: 'atoms look like www-servers/nginx-1.22.1 or dev-libs/zlib-1.3-r1',
+    },
   });
   return z.NEVER;
 });
@@ -43,7 +44,9 @@ export const useSelection = z.strictObject({
 });
 
 /** Values that may be written as any YAML scalar and are used as text. */
-export const scalarText = z.union([z.string(), z.boolean()], { error: 'expected a string, number or boolean' }).transform(String);
+export const scalarText = z
+  .union([z.string(), z.boolean()], { error: 'expected a string, number or boolean' })
+  .transform(String);
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Set by buildit for every build; a recipe may not override them (SPEC §2.3). */
@@ -62,7 +65,9 @@ export const envSchema = z.record(z.string(), scalarText).superRefine((env, ctx)
       params: {
         code: 'BUILDIT_RECIPE_ENV',
         at: 'key',
-        hint: reserved ? 'epoch: sets SOURCE_DATE_EPOCH; build dependencies extend PATH' : 'use letters, digits and "_"',
+        hint: reserved
+          ? 'epoch: sets SOURCE_DATE_EPOCH; build dependencies extend PATH'
+          : 'use letters, digits and "_"',
       },
     });
   }
@@ -78,5 +83,8 @@ export const patchItem = z.strictObject({
 });
 
 /** Patches in map form: `path-or-url: description`. */
-export const patchMap = z.record(z.string(), z.union([z.string(), z.null()], { error: 'expected a description' }));
+export const patchMap = z.record(
+  z.string(),
+  z.union([z.string(), z.null()], { error: 'expected a description' }),
+);
 export const patchList = z.array(patchItem);

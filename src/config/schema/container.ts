@@ -11,20 +11,26 @@ export const varsStep = z.record(
 );
 
 export const embeddedPackage = z.strictObject({ type: z.literal('embedded'), path: z.string() });
-export const recipePackage = z.strictObject({ type: z.literal('recipe'), atom, use: useSelection.optional() });
+export const recipePackage = z.strictObject({
+  type: z.literal('recipe'),
+  atom,
+  use: useSelection.optional(),
+});
 export const PACKAGE_TYPES = { embedded: embeddedPackage, recipe: recipePackage } as const;
 
 /** chmod digits, however YAML typed them: 0644, "0644", 644 and 0o644 all mean rw-r--r--. */
-export const chmod = z.string({ error: 'expected octal permission digits like 0644' }).transform((text, ctx) => {
-  const m = /^(?:0o)?([0-7]{3,4})$/.exec(text);
-  if (m) return parseInt(m[1]!, 8);
-  ctx.addIssue({
-    code: 'custom',
-    message: `chmod ${text}: not octal permission digits`,
-    params: { code: 'BUILDIT_SYNC_CHMOD', hint: 'three or four digits 0-7, e.g. 0644 or 0755' },
+export const chmod = z
+  .string({ error: 'expected octal permission digits like 0644' })
+  .transform((text, ctx) => {
+    const m = /^(?:0o)?([0-7]{3,4})$/.exec(text);
+    if (m) return parseInt(m[1]!, 8);
+    ctx.addIssue({
+      code: 'custom',
+      message: `chmod ${text}: not octal permission digits`,
+      params: { code: 'BUILDIT_SYNC_CHMOD', hint: 'three or four digits 0-7, e.g. 0644 or 0755' },
+    });
+    return z.NEVER;
   });
-  return z.NEVER;
-});
 
 export const owner = z.string({ error: 'expected uid:gid, e.g. 0:0' }).transform((text, ctx) => {
   const m = /^(\d+)(?::(\d+))?$/.exec(text);

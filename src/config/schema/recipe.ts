@@ -1,6 +1,16 @@
 /** Recipes (SPEC §2.3) and package definitions, pkg.yaml (SPEC §2.2). */
 import { z } from 'zod';
-import { atom, dependsSchema, envSchema, flagName, sha256Hex, stringList, useSelection, version, wholeNumber } from './common.ts';
+import {
+  atom,
+  dependsSchema,
+  envSchema,
+  flagName,
+  sha256Hex,
+  stringList,
+  useSelection,
+  version,
+  wholeNumber,
+} from './common.ts';
 
 export const sourceItem = z
   .strictObject({
@@ -14,15 +24,22 @@ export const sourceItem = z
     if ((source.url === undefined) === (source.path === undefined)) {
       ctx.addIssue({
         code: 'custom',
-        message: source.url === undefined ? 'a source needs url: or path:' : 'a source has url: or path:, not both',
-        params: { code: 'BUILDIT_SOURCE_KIND', hint: 'write `- url: https://… with sha256: …` or `- path: ./files/src`' },
+        message:
+          source.url === undefined ? 'a source needs url: or path:' : 'a source has url: or path:, not both',
+        params: {
+          code: 'BUILDIT_SOURCE_KIND',
+          hint: 'write `- url: https://… with sha256: …` or `- path: ./files/src`',
+        },
       });
     } else if (source.url !== undefined && source.sha256 === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['url'],
         message: `url source ${source.url} has no sha256`,
-        params: { code: 'BUILDIT_SOURCE_SHA256', hint: 'add `sha256: <64 hex digits>` (sha256sum of the file)' },
+        params: {
+          code: 'BUILDIT_SOURCE_SHA256',
+          hint: 'add `sha256: <64 hex digits>` (sha256sum of the file)',
+        },
       });
     }
   });
@@ -72,4 +89,14 @@ export const packageDefSchema = z.strictObject({
 });
 
 /** Keys that define a recipe; with `base:` they are not allowed in pkg.yaml. */
-export const INLINE_RECIPE_KEYS = ['name', 'version', 'category', 'source', 'build', 'epoch', 'flags', 'homepage', 'license'] as const;
+export const INLINE_RECIPE_KEYS = [
+  'name',
+  'version',
+  'category',
+  'source',
+  'build',
+  'epoch',
+  'flags',
+  'homepage',
+  'license',
+] as const;

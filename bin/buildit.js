@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// buildit's executable: the compiled CLI in dist/ (`npm ci` builds it through `prepare`).
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write(
+    'buildit: dist/ is missing; run `npm ci` (or `npm run build`) in the buildit folder first\n',
+  );
+  process.exit(2);
+}
+const { main } = await import(entry.href);
+await main();

@@ -1,0 +1,96 @@
+/** The command line (SPEC §3): commander wiring, exit codes, error rendering. */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { BuilditError } from '../errors.ts';
+import { hashCommand } from './commands/hash.ts';
+import { planCommand } from './commands/plan.ts';
+import type { CliIO, CommonOptions } from './io.ts';
+import { Reporter } from './report.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Options every command takes. */
+function common(command: Command): Command {
+  return command
+    .option('--json', 'print one JSON object per line')
+    .option('-q, --quiet', 'print only what the command answers')
+    .option('--no-color', 'no colors (NO_COLOR is honoured too)')
+    .option('--debug', 'show stack traces')
+    .option('--config <file>', 'use this .buildit-config.yaml');
+}
+
+/** Run buildit with `argv` (without node and script); returns the exit code. */
+export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  let exitCode = 0;
+  let reporter = new Reporter(io, { json: argv.includes('--json'), debug: argv.includes('--debug') });
+  const act =
+    <A extends unknown[], O extends CommonOptions>(
+      fn: (...args: [...A, O, CliIO, Reporter]) => Promise<number>,
+    ) =>
+    async (...args: unknown[]) => {
+      const options = args[args.length - 2] as O;
+      reporter = new Reporter(io, options);
+      exitCode = await fn(...(args.slice(0, -2) as A), options, io, reporter);
+    };
+
+  const program = new Command('buildit')
+    .description('Package-centric, source-based, reproducible container image builder')
+    .version(pkg.version, '-V, --version')
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  common(program.command('plan'))
+    .argument('<dir>', 'container dir (holds container.yaml)')
+    .description(
+      'show every package of a container with its identity, and whether it comes from the store or a build',
+    )
+    .option('--var <key=value>', 'override a variable (repeatable)', collect)
+    .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
+    .action(act(planCommand));
+
+  common(program.command('hash'))
+    .argument('<pkg>', 'a package folder (holds pkg.yaml) or an atom such as app-misc/hello-1.0')
+    .description("print a package's identity")
+    .option('--explain', 'print the pre-image the identity is the sha256 of')
+    .addOption(new Option('--target <os/arch>', 'target platform (default: this host)'))
+    .action(act(hashCommand));
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return 0;
+      // commander already printed its message; usage errors are exit 2 (SPEC §3).
+      if (reporter.json)
+        reporter.failure(new BuilditError('BUILDIT_USAGE', error.message.replace(/^error: /, '')));
+      return 2;
+    }
+    return reporter.failure(error);
+  }
+}
+
+export async function main(): Promise<void> {
+  const code = await run(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+  });
+  process.exitCode = code;
+}

@@ -1,0 +1,17 @@
+/** RFC 8785 (JCS) canonical JSON and the digests buildit takes over it. */
+import { createHash } from 'node:crypto';
+import canonicalizeModule from 'canonicalize';
+
+// The package is CommonJS (module.exports = fn) but its typings declare an ES
+// default export; under NodeNext the default import is the function itself.
+const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
+
+export function canonicalJson(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('value cannot be serialized as JSON');
+  return text;
+}
+
+export function sha256Hex(text: string | Uint8Array): string {
+  return createHash('sha256').update(text).digest('hex');
+}
