@@ -4,7 +4,7 @@
  * "did you mean" computed from the keys the schema knows at that place.
  */
 import type { z } from 'zod';
-import { BuilditError, Problems } from '../errors.ts';
+import { BuilditError, type Problems } from '../errors.ts';
 import { didYouMean } from '../util/suggest.ts';
 import type { Path, PathKey, YamlFile } from './yaml.ts';
 
@@ -195,9 +195,10 @@ export function knownKeys(schema: z.ZodType, path: readonly PathKey[]): string[]
     else if (def.type === 'pipe') current = def.in;
     else if (i === path.length) return def.shape ? Object.keys(def.shape) : [];
     else if (def.type === 'object') current = def.shape?.[String(path[i++])];
-    else if (def.type === 'array') ((current = def.element), i++);
-    else if (def.type === 'record') ((current = def.valueType), i++);
-    else return [];
+    else if (def.type === 'array' || def.type === 'record') {
+      current = def.type === 'array' ? def.element : def.valueType;
+      i++;
+    } else return [];
   }
   return [];
 }

@@ -4,7 +4,7 @@
  * problem in every file is collected; nothing is built or written here.
  */
 import path from 'node:path';
-import { BuilditError, Problems, type SourceLocation } from '../errors.ts';
+import { BuilditError, type Problems, type SourceLocation } from '../errors.ts';
 import { loadContainer } from '../config/load.ts';
 import type { ContainerSpec, Step } from '../config/types.ts';
 import { GraphResolver } from '../recipe/graph.ts';

@@ -4,7 +4,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { BuilditError } from '../errors.ts';
+import { BuilditError, type SourceLocation } from '../errors.ts';
 import { loadRecipe } from '../config/load.ts';
 import type { RecipeSpec } from '../config/types.ts';
 import { didYouMean } from '../util/suggest.ts';
@@ -70,7 +70,7 @@ export class RecipeRepositories {
   }
 
   /** An error for an atom no repository holds, with what it could have meant. */
-  async unknownAtomError(atom: Atom, location: import('../errors.ts').SourceLocation): Promise<BuilditError> {
+  async unknownAtomError(atom: Atom, location: SourceLocation): Promise<BuilditError> {
     const versions = await this.versions(atom.category, atom.name);
     let hint: string;
     if (versions.length > 0) {

@@ -1,6 +1,6 @@
 /** Small filesystem helpers with the error handling buildit needs. */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -20,7 +20,7 @@ export async function readTextIfExists(file: string): Promise<string | undefined
   }
 }
 
-export async function statIfExists(file: string): Promise<import('node:fs').Stats | undefined> {
+export async function statIfExists(file: string): Promise<Stats | undefined> {
   try {
     return await stat(file);
   } catch (error) {
