@@ -195,7 +195,6 @@ const DIFFERENT: [string, Record<string, FileSpec>, string[]?][] = [
       'recipes/app-test/hello/files/src/hello.c': { content: 'int main(void) { return 0; }\n', mode: 0o755 },
     },
   ],
-  ['a url source sha256', {}],
   [
     'a build line',
     { 'recipes/app-test/hello/hello-1.0.yaml': HELLO_RECIPE.replace('  - make\n', '  - make -j1\n') },
@@ -209,7 +208,6 @@ const DIFFERENT: [string, Record<string, FileSpec>, string[]?][] = [
 ];
 
 for (const [name, overrides, extra] of DIFFERENT) {
-  if (name === 'a url source sha256') continue;
   test(`different identity: ${name}`, async () => {
     const id = extra ? await idOf(overrides, []) : await idOf(overrides);
     if (extra) {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages buildit's tests need (and its builds use).
+# Idempotent and quick when everything is present: apt runs only for what is missing.
+set -euo pipefail
+
+packages=(
+  tar gzip patch make gcc libc6-dev  # building packages from source
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present (${#packages[@]})"
+  exit 0
+fi
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+echo "system packages: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
