@@ -1,9 +1,22 @@
-/** The local store: the embedded default binhost, a folder on this machine. */
+/**
+ * The local store: the embedded default binhost, a folder on this machine
+ * with the binhost layout (SPEC §5) plus `tmp/`, `locks/` and `logs/`.
+ * Every write is atomic; blobs are verified against their digest as written.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BuilditError } from '../errors.ts';
 import type { Target } from '../recipe/types.ts';
-import { statIfExists } from '../util/fs.ts';
-import { recordPath } from './layout.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { isNotFound, statIfExists } from '../util/fs.ts';
+import { BINHOST_MARKER, BINHOST_SCHEMA, blobPath, recordPath } from './layout.ts';
+import { recordSchema, type PackageRecord } from './record.ts';
+import { acquireLock, type Lock } from './lock.ts';
 
 export interface StoreLocation {
   /** --store */
@@ -22,6 +35,11 @@ export function storeDir(where: StoreLocation): string {
   return path.join(cache, 'buildit');
 }
 
+export interface BlobWritten {
+  hex: string;
+  size: number;
+}
+
 export class LocalStore {
   readonly root: string;
 
@@ -29,7 +47,126 @@ export class LocalStore {
     this.root = root;
   }
 
+  /** Create the layout's marker on first use. */
+  async init(): Promise<void> {
+    const marker = path.join(this.root, BINHOST_MARKER);
+    if (!(await statIfExists(marker)))
+      await writeFileAtomic(marker, `${JSON.stringify({ schema: BINHOST_SCHEMA })}\n`);
+  }
+
+  recordFile(target: Target, id: string): string {
+    return path.join(this.root, recordPath(target, id));
+  }
+
+  blobFile(hex: string): string {
+    return path.join(this.root, blobPath(hex));
+  }
+
+  logFile(id: string): string {
+    return path.join(this.root, 'logs', id.slice(0, 2), `${id}.log`);
+  }
+
   async hasRecord(target: Target, id: string): Promise<boolean> {
-    return (await statIfExists(path.join(this.root, recordPath(target, id))))?.isFile() ?? false;
+    return (await statIfExists(this.recordFile(target, id)))?.isFile() ?? false;
+  }
+
+  /** The record, or undefined; a record that does not parse is treated as absent (and reported). */
+  async readRecord(target: Target, id: string): Promise<PackageRecord | undefined> {
+    const file = this.recordFile(target, id);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    let parsed: ReturnType<typeof recordSchema.safeParse>;
+    try {
+      parsed = recordSchema.safeParse(JSON.parse(text));
+    } catch {
+      parsed = { success: false } as ReturnType<typeof recordSchema.safeParse>;
+    }
+    if (!parsed.success || parsed.data.id !== id) return undefined;
+    return parsed.data;
+  }
+
+  /** Records are written last: a record names blobs that are already complete. */
+  async writeRecord(record: PackageRecord): Promise<void> {
+    await writeFileAtomic(this.recordFile(record.target, record.id), `${JSON.stringify(record, null, 2)}\n`);
+  }
+
+  async hasBlob(hex: string): Promise<boolean> {
+    return (await statIfExists(this.blobFile(hex)))?.isFile() ?? false;
+  }
+
+  openBlob(hex: string): Readable {
+    return createReadStream(this.blobFile(hex));
+  }
+
+  /**
+   * Stream bytes into the store, hashing them on the way. With `expected`,
+   * bytes that hash otherwise are refused and nothing is stored.
+   */
+  async putBlob(source: Readable, expected?: { hex: string; what: string }): Promise<BlobWritten> {
+    const hash = createHash('sha256');
+    let size = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    // The final name is known only after hashing: stream into tmp/ (same
+    // filesystem), check, then rename into place.
+    const staging = path.join(await this.tmp(), `blob-${process.pid}-${randomBytes(6).toString('hex')}`);
+    try {
+      await pipeline(source, tap, createWriteStream(staging, { flags: 'wx', mode: 0o644 }));
+      const hex = hash.digest('hex');
+      if (expected && expected.hex !== hex) {
+        throw new BuilditError(
+          'BUILDIT_FETCH_SHA256',
+          `${expected.what}: expected sha256 ${expected.hex}, got ${hex}`,
+          {
+            exitCode: 1,
+            hint: 'the bytes are not what the recipe or lock pins: a tampered download, a changed upstream file, or a wrong sha256',
+          },
+        );
+      }
+      const final = this.blobFile(hex);
+      await mkdir(path.dirname(final), { recursive: true });
+      await rename(staging, final);
+      return { hex, size };
+    } finally {
+      await rm(staging, { force: true });
+    }
+  }
+
+  /** Recompute a blob's sha256: the store verifies on read what it serves. */
+  async verifyBlob(hex: string): Promise<boolean> {
+    const hash = createHash('sha256');
+    try {
+      for await (const chunk of this.openBlob(hex)) hash.update(chunk as Buffer);
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+    return hash.digest('hex') === hex;
+  }
+
+  /** A fresh scratch folder inside the store (same filesystem: renames work). */
+  async tempDir(prefix: string): Promise<string> {
+    return mkdtemp(path.join(await this.tmp(), `${prefix}-`));
+  }
+
+  private async tmp(): Promise<string> {
+    const tmp = path.join(this.root, 'tmp');
+    await mkdir(tmp, { recursive: true });
+    return tmp;
+  }
+
+  /** Serialize work on one identity across processes (two concurrent builds build once). */
+  lock(id: string): Promise<Lock> {
+    return acquireLock(path.join(this.root, 'locks', `${id}.lock`));
   }
 }

@@ -1,0 +1,57 @@
+/**
+ * Atomic writes: a temporary name in the destination's folder, then rename.
+ * A reader (or a run after SIGKILL) sees the old state or the new, never half.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/** A temporary path beside `file` that no other writer will pick. */
+export function tempPathFor(file: string): string {
+  return path.join(
+    path.dirname(file),
+    `.tmp-${path.basename(file)}-${process.pid}-${randomBytes(6).toString('hex')}`,
+  );
+}
+
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const temp = tempPathFor(file);
+  try {
+    const handle = await open(temp, 'wx', 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Stream into `file` atomically. `check` runs after the bytes are on disk and
+ * before the rename; throwing there leaves nothing at `file`.
+ */
+export async function writeStreamAtomic(
+  file: string,
+  source: Readable,
+  check?: () => void | Promise<void>,
+): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const temp = tempPathFor(file);
+  try {
+    await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o644 }));
+    await check?.();
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
