@@ -2,7 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { BuilditError, type SourceLocation } from '../errors.ts';
-import { readTextIfExists } from '../util/fs.ts';
+import { notAFile, readTextIfExists } from '../util/fs.ts';
 import { parseConfig } from './buildit-config.ts';
 import { parseContainer } from './container.ts';
 import { parsePackageDef } from './package-def.ts';
@@ -19,6 +19,12 @@ async function readRequired(
   hint?: string,
 ): Promise<string> {
   const text = await readTextIfExists(file);
+  if (text === notAFile) {
+    throw new BuilditError(code, `${what} is a folder, not a file: ${file}`, {
+      location: from ?? { file },
+      hint: `replace the folder with a ${what} file`,
+    });
+  }
   if (text !== undefined) return text;
   throw new BuilditError(code, `${what} not found: ${file}`, {
     location: from ?? { file },
@@ -81,18 +87,26 @@ export async function loadConfig(search: ConfigSearch): Promise<BuilditConfig> {
   for (let dir = path.resolve(search.from); ; dir = path.dirname(dir)) {
     const file = path.join(dir, CONFIG_NAME);
     const text = await readTextIfExists(file);
+    if (text === notAFile) {
+      throw new BuilditError('BUILDIT_CONFIG_NOT_FILE', `${file} is a folder, not a config file`, {
+        location: { file },
+        hint: 'remove or rename it, or pass --config',
+      });
+    }
     if (text !== undefined) return parseConfig(text, file);
     if (path.dirname(dir) === dir) break;
   }
   const xdg = search.env['XDG_CONFIG_HOME'] || path.join(search.env['HOME'] || os.homedir(), '.config');
   const file = path.join(xdg, 'buildit', 'config.yaml');
   const text = await readTextIfExists(file);
-  if (text !== undefined) return parseConfig(text, file);
+  if (typeof text === 'string') return parseConfig(text, file);
   return {
     repositories: [],
     discover: [],
     recipes: [],
     trustedKeys: [],
-    locate: () => ({ file: '(defaults)' }),
+    locate: Object.assign(() => ({ file: '(defaults)' }), {
+      text: () => ({ location: { file: '(defaults)' }, continuationCol: 1 }),
+    }),
   };
 }

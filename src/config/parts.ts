@@ -10,7 +10,8 @@ import { validate } from './validate.ts';
 import type { Path, YamlFile } from './yaml.ts';
 
 export function locator(yaml: YamlFile, base: Path): Locator {
-  return (sub = [], part = 'value') => yaml.locate([...base, ...sub], part);
+  const locate = (sub: Path = [], part: 'key' | 'value' = 'value') => yaml.locate([...base, ...sub], part);
+  return Object.assign(locate, { text: (sub: Path) => yaml.textOrigin([...base, ...sub]) });
 }
 
 export function isUrl(ref: string): boolean {

@@ -2,10 +2,14 @@
 import type { Atom } from '../recipe/atom.ts';
 import type { SourceLocation } from '../errors.ts';
 import type { RepositoryConfig } from './schema/config.ts';
-import type { Path } from './yaml.ts';
+import type { Path, TextOrigin } from './yaml.ts';
 
 /** Locates a sub-path of the thing it belongs to, for later error messages. */
-export type Locator = (sub?: Path, part?: 'key' | 'value') => SourceLocation;
+export interface Locator {
+  (sub?: Path, part?: 'key' | 'value'): SourceLocation;
+  /** Where the text of a scalar starts, for templates inside it. */
+  text(sub: Path): TextOrigin;
+}
 
 export interface UseSelection {
   with: string[];

@@ -94,6 +94,7 @@ function issueToErrors(yaml: YamlFile, schema: z.ZodType, issue: Issue, base: Pa
           `${where ? `${where}: ` : ''}bad key: ${inner?.message ?? issue.message}`,
           {
             location: yaml.locate(path, 'key'),
+            hint: inner ? valueHint(inner).hint : 'rename the key',
           },
         ),
       ];
@@ -123,9 +124,11 @@ function defaultMessage(issue: Issue): string {
   }
 }
 
-function valueHint(issue: Issue): { hint?: string } {
+function valueHint(issue: Issue): { hint: string } {
   if (issue.code === 'invalid_value') return { hint: `allowed: ${issue.values.map(String).join(', ')}` };
-  return {};
+  const message = issue.message;
+  if (message.startsWith('expected ')) return { hint: `write ${message.slice('expected '.length)}` };
+  return { hint: 'fix the value to match the format (see docs/decisions.md)' };
 }
 
 /** `[2, 'package', 'path']` → `step 3: package.path` (only container.yaml is a list at the top). */
@@ -154,12 +157,13 @@ function article(expected: string): string {
   return words[expected] ?? expected;
 }
 
-function typeHint(expected: string): string | undefined {
+function typeHint(expected: string): string {
   if (expected === 'array') return 'write a YAML list: one "- item" per line, or [a, b]';
   if (expected === 'object' || expected === 'record')
     return 'write a YAML mapping: "key: value" lines, indented under this key';
   if (expected === 'string') return 'quote the value if YAML reads it as something else';
-  return undefined;
+  if (expected === 'boolean') return 'write true or false';
+  return 'see the format in docs (README "A tour of the formats")';
 }
 
 export function kindOf(value: unknown): string {

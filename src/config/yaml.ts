@@ -20,17 +20,43 @@ export interface Position {
 /** Aliases are expanded; this bounds the expansion ("billion laughs"). */
 const MAX_ALIAS_EXPANSIONS = 1000;
 
+/** Where a scalar's text starts: its first line and column, and the column later lines start at. */
+export interface TextOrigin {
+  location: SourceLocation;
+  continuationCol: number;
+}
+
 export class YamlFile {
   readonly file: string;
   readonly value: unknown;
-  private readonly keys = new Map<string, Position>();
-  private readonly values = new Map<string, Position>();
+  private readonly keys: Map<string, Position>;
+  private readonly values: Map<string, Position>;
+  private readonly texts: Map<string, { line: number; col: number; continuationCol: number }>;
 
-  constructor(file: string, value: unknown, keys: Map<string, Position>, values: Map<string, Position>) {
+  constructor(
+    file: string,
+    value: unknown,
+    maps: {
+      keys: Map<string, Position>;
+      values: Map<string, Position>;
+      texts: Map<string, { line: number; col: number; continuationCol: number }>;
+    },
+  ) {
     this.file = file;
     this.value = value;
-    this.keys = keys;
-    this.values = values;
+    this.keys = maps.keys;
+    this.values = maps.values;
+    this.texts = maps.texts;
+  }
+
+  /** For templates: map a (line, col) inside a scalar's text back to the file. */
+  textOrigin(path: Path): TextOrigin {
+    const text = this.texts.get(pathId(path));
+    if (!text) return { location: this.locate(path), continuationCol: 1 };
+    return {
+      location: { file: this.file, line: text.line, col: text.col },
+      continuationCol: text.continuationCol,
+    };
   }
 
   /**
@@ -58,7 +84,8 @@ export function parseYaml(text: string, file: string): YamlFile {
   const doc = parseDocument(text, {
     version: '1.2',
     schema: 'core',
-    uniqueKeys: true,
+    // Keys are compared as the text we keep them as: `1:` and `"1":` clash, `1.10:` and `1.1:` do not.
+    uniqueKeys: (a, b) => keyText(a) === keyText(b),
     prettyErrors: false,
     lineCounter,
   });
@@ -85,6 +112,8 @@ export function parseYaml(text: string, file: string): YamlFile {
 
   const keys = new Map<string, Position>();
   const values = new Map<string, Position>();
+  const texts = new Map<string, { line: number; col: number; continuationCol: number }>();
+  const lines = text.split('\n');
   let expansions = 0;
   const pos = (node: Node | null | undefined): Position | undefined =>
     node?.range ? lineCounter.linePos(node.range[0]) : undefined;
@@ -97,18 +126,31 @@ export function parseYaml(text: string, file: string): YamlFile {
           hint: `YAML aliases may be expanded at most ${MAX_ALIAS_EXPANSIONS} times`,
         });
       }
-      return convert(node.resolve(doc), path);
+      const target = node.resolve(doc);
+      if (!target) {
+        throw new BuilditError('BUILDIT_YAML_SYNTAX', `alias *${node.source} names no anchor`, {
+          location: { file, ...pos(node) },
+          hint: `define &${node.source} before using *${node.source}`,
+        });
+      }
+      return convert(target, path);
     }
     let here = pos(node as Node);
-    // A block scalar's range starts at its `|` or `>` header; its text starts on the next line.
-    if (here && isScalar(node) && (node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED')) {
-      here = { line: here.line + 1, col: 1 };
+    if (here && isScalar(node)) {
+      if (node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') {
+        // The range starts at the `|` or `>` header; the text on the next line, after its indentation.
+        const indent = /^ */.exec(lines[here.line] ?? '')![0].length + 1;
+        here = { line: here.line + 1, col: indent };
+        texts.set(pathId(path), { ...here, continuationCol: indent });
+      } else {
+        const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE';
+        texts.set(pathId(path), { line: here.line, col: here.col + (quoted ? 1 : 0), continuationCol: 1 });
+      }
     }
     if (here) values.set(pathId(path), here);
     if (isScalar(node)) {
       const v = node.value;
-      if (typeof v === 'number' || typeof v === 'bigint')
-        return node.type === 'PLAIN' && node.source ? node.source : String(v);
+      if (typeof v === 'number' || typeof v === 'bigint') return keyText(node);
       return v;
     }
     if (isSeq(node)) return node.items.map((item, i) => convert(item, [...path, i]));
@@ -121,12 +163,14 @@ export function parseYaml(text: string, file: string): YamlFile {
             location: { file, ...(pos(keyNode) ?? here) },
           });
         }
-        const key = keyNode.type === 'PLAIN' && keyNode.source ? keyNode.source : String(keyNode.value);
+        const key = keyText(keyNode);
         const keyPos = pos(keyNode);
         if (keyPos) keys.set(pathId([...path, key]), keyPos);
         out[key] = convert(pair.value, [...path, key]);
-        // `key:` with no value: point at the key.
-        if (pair.value === null && keyPos) values.set(pathId([...path, key]), keyPos);
+        // `key:` with no value: point at the key, not past the end of its line.
+        const empty =
+          pair.value === null || (isScalar(pair.value) && pair.value.value === null && !pair.value.source);
+        if (empty && keyPos) values.set(pathId([...path, key]), keyPos);
       }
       return out;
     }
@@ -134,7 +178,16 @@ export function parseYaml(text: string, file: string): YamlFile {
   };
 
   const value = convert(doc.contents, []);
-  return new YamlFile(file, value, keys, values);
+  return new YamlFile(file, value, { keys, values, texts });
+}
+
+/** A scalar as buildit keeps it: numbers as their source text, the rest as their value's text. */
+function keyText(node: unknown): string {
+  if (!isScalar(node)) return String(node);
+  const v = node.value;
+  if ((typeof v === 'number' || typeof v === 'bigint') && node.type === 'PLAIN' && node.source)
+    return node.source;
+  return String(v);
 }
 
 function firstLine(message: string): string {
@@ -143,6 +196,9 @@ function firstLine(message: string): string {
 
 function keyAt(_doc: Document, offset: number, text: string): string {
   const rest = text.slice(offset).split('\n')[0] ?? '';
-  const key = rest.split(':')[0]?.trim();
+  const key = rest
+    .split(':')[0]
+    ?.trim()
+    .replace(/^(["'])(.*)\1$/, '$2');
   return key ? `"${key}"` : '';
 }

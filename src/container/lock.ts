@@ -5,7 +5,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { BuilditError } from '../errors.ts';
-import { readTextIfExists } from '../util/fs.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { notAFile, readTextIfExists } from '../util/fs.ts';
+import { jsonErrorPosition } from '../util/json.ts';
 
 export const LOCK_NAME = 'container.lock';
 export const LOCK_SCHEMA = 'buildit-lock/v1';
@@ -18,6 +20,8 @@ const lockSchema = z.object({
 
 export interface Lock {
   file: string;
+  /** The file's text as read, to tell whether a resolve changes it. */
+  text: string | undefined;
   /** sha256 of remote sources and patches, by URL. */
   distfiles: Map<string, string>;
 }
@@ -25,19 +29,22 @@ export interface Lock {
 export async function readLock(containerDir: string): Promise<Lock> {
   const file = path.join(containerDir, LOCK_NAME);
   const text = await readTextIfExists(file);
-  if (text === undefined) return { file, distfiles: new Map() };
+  if (text === notAFile) {
+    throw new BuilditError('BUILDIT_LOCK_INVALID', `${LOCK_NAME} is a folder, not a file`, {
+      location: { file },
+      hint: 'remove the folder; the next build writes the lock',
+    });
+  }
+  if (text === undefined) return { file, text, distfiles: new Map() };
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new BuilditError(
-      'BUILDIT_LOCK_INVALID',
-      `${LOCK_NAME} is not valid JSON: ${(error as Error).message}`,
-      {
-        location: { file },
-        hint: `restore it from version control, or delete it to pin remote inputs again on the next build`,
-      },
-    );
+    const message = (error as Error).message;
+    throw new BuilditError('BUILDIT_LOCK_INVALID', `${LOCK_NAME} is not valid JSON: ${message}`, {
+      location: { file, ...jsonErrorPosition(text, message) },
+      hint: `restore it from version control, or delete it to pin remote inputs again on the next build`,
+    });
   }
   const parsed = lockSchema.safeParse(json);
   if (!parsed.success) {
@@ -50,5 +57,35 @@ export async function readLock(containerDir: string): Promise<Lock> {
       },
     );
   }
-  return { file, distfiles: new Map(Object.entries(parsed.data.distfiles)) };
+  return { file, text, distfiles: new Map(Object.entries(parsed.data.distfiles)) };
+}
+
+export interface LockContent {
+  /** sha256 of every remote source and patch, by URL. */
+  distfiles: Record<string, string>;
+  packages: { atom: string; target: string; id: string; from: string }[];
+}
+
+function render(content: LockContent): string {
+  return `${JSON.stringify({ schema: LOCK_SCHEMA, distfiles: content.distfiles, packages: content.packages }, null, 2)}\n`;
+}
+
+/** --frozen: the lock must already say exactly this. */
+export function checkFrozen(lock: Lock, content: LockContent, frozen: boolean): void {
+  if (!frozen || lock.text === render(content)) return;
+  throw new BuilditError('BUILDIT_LOCK_FROZEN', `${LOCK_NAME} would change, and --frozen forbids it`, {
+    location: { file: lock.file },
+    hint:
+      lock.text === undefined
+        ? 'there is no container.lock yet: build once without --frozen and commit it'
+        : 'build without --frozen to update it, and review the change',
+  });
+}
+
+/** Write container.lock when its content changed (atomically). */
+export async function writeLock(lock: Lock, content: LockContent): Promise<boolean> {
+  const text = render(content);
+  if (lock.text === text) return false;
+  await writeFileAtomic(lock.file, text);
+  return true;
 }

@@ -12,6 +12,7 @@ import type { RecipeRepositories } from '../recipe/repository.ts';
 import type { PackageNode, Target } from '../recipe/types.ts';
 import { renderTemplate } from '../template/render.ts';
 import { resolveInside, statIfExists } from '../util/fs.ts';
+import { jsonErrorPosition } from '../util/json.ts';
 import { readLock, type Lock } from './lock.ts';
 import { checkTarget } from './target.ts';
 
@@ -73,7 +74,9 @@ export async function resolveContainer(options: ResolveOptions): Promise<Resolve
   const problems = graph.problems;
 
   const vars: Record<string, string> = { os: options.host.os, arch: options.host.arch, ...options.overrides };
-  const varLocations: Record<string, SourceLocation> = {};
+  const varLocations: Record<string, SourceLocation> = Object.fromEntries(
+    Object.keys(options.overrides).map((name) => [name, { file: `(--var ${name})` }]),
+  );
   const packages: ResolvedPackage[] = [];
   const images: ResolvedImage[] = [];
   let layers: Layer[] = [];
@@ -82,10 +85,10 @@ export async function resolveContainer(options: ResolveOptions): Promise<Resolve
     switch (step.kind) {
       case 'vars':
         for (const [name, template] of Object.entries(step.vars)) {
-          varLocations[name] = step.locate([name]);
           if (Object.hasOwn(options.overrides, name)) continue;
+          varLocations[name] = step.locate([name]);
           const value = problems.capture(() =>
-            renderTemplate(template, vars, 'text', { location: step.locate([name]), what: `vars.${name}` }),
+            renderTemplate(template, vars, 'text', { ...step.locate.text([name]), what: `vars.${name}` }),
           );
           if (value !== undefined) vars[name] = value;
         }
@@ -203,13 +206,13 @@ async function resolveSync(
 }
 
 function renderImage(step: ImageStep, vars: Record<string, string>): { rendered: string; content: unknown } {
-  const origin = { location: step.locate(['content']), what: `${step.type} image content` };
+  const origin = { ...step.locate.text(['content']), what: `${step.type} image content` };
   const rendered = renderTemplate(step.content, vars, 'json', origin);
   try {
     return { rendered, content: JSON.parse(rendered) };
   } catch (error) {
     const message = (error as Error).message;
-    const renderedLine = jsonErrorLine(rendered, message);
+    const renderedLine = jsonErrorPosition(rendered, message).line;
     const lines = rendered.split('\n');
     const sameShape = lines.length === step.content.split('\n').length;
     const templateLine = (origin.location.line ?? 1) + renderedLine - 1;
@@ -226,15 +229,6 @@ function renderImage(step: ImageStep, vars: Record<string, string>): { rendered:
       },
     );
   }
-}
-
-/** The 1-based line of a JSON.parse error ("… at position N" or "line L column C"). */
-function jsonErrorLine(text: string, message: string): number {
-  const line = /line (\d+)/.exec(message)?.[1];
-  if (line) return Number(line);
-  const position = /position (\d+)/.exec(message)?.[1];
-  if (position) return text.slice(0, Number(position)).split('\n').length;
-  return text.split('\n').length;
 }
 
 function titleOf(vars: Record<string, string>, dir: string): string {

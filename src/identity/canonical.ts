@@ -7,7 +7,14 @@ import canonicalizeModule from 'canonicalize';
 const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
 
 export function canonicalJson(value: unknown): string {
-  const text = canonicalize(value);
+  // JSON.stringify's round trip drops what JSON cannot hold (functions, undefined
+  // members) exactly as JSON would, instead of emitting `undefined` into the text.
+  const json = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError(`${v} has no JSON form`);
+    return v;
+  });
+  if (json === undefined) throw new TypeError('value cannot be serialized as JSON');
+  const text = canonicalize(JSON.parse(json));
   if (text === undefined) throw new TypeError('value cannot be serialized as JSON');
   return text;
 }

@@ -53,18 +53,40 @@ export function compareVersions(a: string, b: string): number {
   const x = versionParts(a);
   const y = versionParts(b);
   return (
-    compareLists(x.numbers, y.numbers, -1) ||
+    compareNumbers(x.numbers, y.numbers) ||
     Math.sign(x.letter - y.letter) ||
     compareLists(x.suffixes, y.suffixes, SUFFIX_NONE) ||
     Math.sign(x.revision - y.revision)
   );
 }
 
+/**
+ * PMS 3.3: the first component compares as an integer; a later one with a
+ * leading zero compares as a string with trailing zeros stripped (1.01 < 1.1).
+ */
+function compareNumbers(a: string[], b: string[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === undefined || y === undefined) return x === undefined ? (y === undefined ? 0 : -1) : 1;
+    let d: number;
+    if (i > 0 && (x.startsWith('0') || y.startsWith('0'))) {
+      const xs = x.replace(/0+$/, '');
+      const ys = y.replace(/0+$/, '');
+      d = xs < ys ? -1 : xs > ys ? 1 : 0;
+    } else {
+      d = Math.sign(Number(x) - Number(y));
+    }
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
 const SUFFIX_NONE = 50;
 const SUFFIX_RANK: Record<string, number> = { alpha: 10, beta: 20, pre: 30, rc: 40, p: 60 };
 
 function versionParts(version: string): {
-  numbers: number[];
+  numbers: string[];
   letter: number;
   suffixes: number[];
   revision: number;
@@ -77,7 +99,7 @@ function versionParts(version: string): {
     suffixes.push(SUFFIX_RANK[sm[1]!] ?? SUFFIX_NONE, Number(sm[2] || 0));
   }
   return {
-    numbers: m[1]!.split('.').map(Number),
+    numbers: m[1]!.split('.'),
     letter: m[2] ? m[2].charCodeAt(0) : 0,
     suffixes,
     revision: Number(m[4] ?? 0),

@@ -90,7 +90,11 @@ export class GraphResolver {
     stack: readonly string[] = [],
   ): Promise<PackageNode | undefined> {
     const text = formatAtom(atom);
-    const selection = use ? `|+${use.with.join(',')}-${use.without.join(',')}` : '';
+    // An empty selection is the recipe as it stands: the same package as a dependency on it.
+    const selection =
+      use && (use.with.length || use.without.length)
+        ? `|+${use.with.join(',')}-${use.without.join(',')}`
+        : '';
     const key = `recipe:${text}${selection}|${target.os}/${target.arch}`;
     if (stack.includes(key)) {
       const cycle = [...stack.slice(stack.indexOf(key)), key].map(
@@ -249,6 +253,15 @@ export class GraphResolver {
       }
       const local = await this.local(spec.ref, file, root, spec.location, 'patch');
       if (!local) continue;
+      if (!(await statIfExists(local))?.isFile()) {
+        this.problems.add(
+          new BuilditError('BUILDIT_PATCH_MISSING', `patch ${spec.ref} is not a file`, {
+            location: spec.location,
+            hint: 'a patch is one unified diff file',
+          }),
+        );
+        continue;
+      }
       const sha256 = await this.digest(local, 'file');
       if (spec.sha256 && spec.sha256 !== sha256) {
         this.problems.add(

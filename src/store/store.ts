@@ -142,6 +142,16 @@ export class LocalStore {
     }
   }
 
+  /**
+   * Move a file whose sha256 the caller computed while writing it (in the
+   * store's tmp/, so the rename is atomic) into place as a blob.
+   */
+  async adoptBlob(file: string, hex: string): Promise<void> {
+    const final = this.blobFile(hex);
+    await mkdir(path.dirname(final), { recursive: true });
+    await rename(file, final);
+  }
+
   /** Recompute a blob's sha256: the store verifies on read what it serves. */
   async verifyBlob(hex: string): Promise<boolean> {
     const hash = createHash('sha256');

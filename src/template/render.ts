@@ -23,15 +23,37 @@ const JSON_STRING = '__buildit_json_string';
 /** Block helpers that change the context: paths inside them are checked by Handlebars' own strict mode. */
 const CONTEXT_BLOCKS = new Set(['each', 'with']);
 
+/** Thrown by the JSON-string helper: a variable that resolved to nothing, with where it is written. */
+class UnknownVariable extends Error {
+  constructor(
+    readonly variable: string,
+    readonly line: number,
+    readonly col: number,
+  ) {
+    super(`unknown variable "${variable}"`);
+  }
+}
+
 const hb = Handlebars.create();
-hb.registerHelper(JSON_STRING, (value: unknown) => JSON.stringify(String(value ?? '')).slice(1, -1));
+// Handlebars' strict mode does not check helper arguments, and `{{ x }}` is a
+// helper call after rewriteForJson: the helper itself refuses a missing value
+// (inside {{#each}} and {{#with}} too, and for a missing property).
+hb.registerHelper(JSON_STRING, (value: unknown, ...rest: unknown[]) => {
+  const [variable, line, col] = rest;
+  if (value === undefined && typeof variable === 'string' && variable) {
+    throw new UnknownVariable(variable, Number(line), Number(col));
+  }
+  return JSON.stringify(String(value ?? '')).slice(1, -1);
+});
 hb.registerHelper('json', (value: unknown) => JSON.stringify(value ?? null));
 
 export type TemplateMode = 'json' | 'text';
 
 export interface TemplateOrigin {
-  /** Where the template text starts (its first line) in the user's file. */
+  /** Where the template text starts (its first line and column) in the user's file. */
   location: SourceLocation;
+  /** The file column that the template's second and later lines start at. */
+  continuationCol?: number;
   /** What the template is, for messages: "image content", "vars.name". */
   what: string;
 }
@@ -63,6 +85,16 @@ export function renderTemplate(
     const compiled = hb.compile(ast as unknown as hbspec, { strict: true, noEscape: mode === 'text' });
     return compiled({ ...vars });
   } catch (error) {
+    if (error instanceof UnknownVariable) {
+      throw new BuilditError(
+        'BUILDIT_TEMPLATE_VARIABLE',
+        `${origin.what}: unknown variable "${error.variable}"`,
+        {
+          location: templateLine(origin, error.line, error.col),
+          hint: knownVarsHint(vars),
+        },
+      );
+    }
     const e = error as { message?: string; lineNumber?: number };
     const name = /"([^"]+)" not defined/.exec(e.message ?? '')?.[1];
     throw new BuilditError(
@@ -78,7 +110,12 @@ type hbspec = Parameters<typeof Handlebars.compile>[0];
 /** Map a line inside the template to a line in the user's file. */
 export function templateLine(origin: TemplateOrigin, line: number, col?: number): SourceLocation {
   const start = origin.location.line ?? 1;
-  return { file: origin.location.file, line: start + line - 1, ...(col === undefined ? {} : { col }) };
+  const base = line === 1 ? (origin.location.col ?? 1) : (origin.continuationCol ?? 1);
+  return {
+    file: origin.location.file,
+    line: start + line - 1,
+    ...(col === undefined ? {} : { col: base + col - 1 }),
+  };
 }
 
 function knownVarsHint(vars: Readonly<Record<string, unknown>>): string {
@@ -149,7 +186,20 @@ function rewriteForJson(node: HbNode | undefined): void {
   const path = node['path'] as HbNode;
   const params = node['params'] as HbNode[];
   if (params.length === 0 && path.type === 'PathExpression') {
-    node['params'] = [path];
+    const start = path.loc?.start ?? { line: 1, column: 0 };
+    const literal = (type: string, value: string | number) => ({
+      type,
+      value,
+      original: value,
+      loc: path.loc,
+    });
+    // The name and position go along so that a missing value is reported where it is written.
+    node['params'] = [
+      path,
+      literal('StringLiteral', (path as PathNode).original),
+      literal('NumberLiteral', start.line),
+      literal('NumberLiteral', start.column + 1),
+    ];
     node['path'] = {
       type: 'PathExpression',
       data: false,

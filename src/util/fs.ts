@@ -7,15 +7,20 @@ import { pipeline } from 'node:stream/promises';
 
 export function isNotFound(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
+  // A looping symlink names nothing either.
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP';
 }
 
-/** The file's text, or undefined when it does not exist. */
-export async function readTextIfExists(file: string): Promise<string | undefined> {
+/** What readTextIfExists returns for a folder where a file was expected. */
+export const notAFile: unique symbol = Symbol('not a file');
+
+/** The file's text; undefined when it does not exist; `notAFile` for a folder. */
+export async function readTextIfExists(file: string): Promise<string | undefined | typeof notAFile> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
     if (isNotFound(error)) return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') return notAFile;
     throw error;
   }
 }
