@@ -4,7 +4,10 @@
 set -euo pipefail
 
 packages=(
-  tar gzip patch make gcc libc6-dev  # building packages from source
+  tar gzip xz-utils bzip2 zstd patch make gcc libc6-dev  # building packages from source
+  bubblewrap                                         # the build sandbox
+  appc-spec oci-image-tool umoci skopeo              # validators the image tests run
+  podman runc                                        # running the built image in the tests
 )
 
 missing=()

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BuilditError } from '../errors.ts';
+import { buildCommand } from './commands/build.ts';
 import { hashCommand } from './commands/hash.ts';
 import { planCommand } from './commands/plan.ts';
 import type { CliIO, CommonOptions } from './io.ts';
@@ -48,6 +49,18 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     });
+
+  common(program.command('build', { isDefault: true }))
+    .argument('<dir>', 'container dir (holds container.yaml)')
+    .description('build what the store lacks and write the images (the default command: `buildit <dir>`)')
+    .option('-o, --output <dir>', "where images are written (default: the config's output:, else ./out)")
+    .option('--var <key=value>', 'override a variable (repeatable)', collect)
+    .option('-j, --jobs <n>', 'parallel jobs within a build (default: number of cores)')
+    .option('--sandbox <mode>', 'build sandbox: auto, on or off (bubblewrap)', 'auto')
+    .option('--frozen', 'fail if container.lock would change')
+    .option('--offline', 'use the local store only (binhosts are not consulted)')
+    .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
+    .action(act(buildCommand));
 
   common(program.command('plan'))
     .argument('<dir>', 'container dir (holds container.yaml)')

@@ -25,6 +25,11 @@ export class Reporter {
     if (!this.json) this.io.stdout.write(`${text}\n`);
   }
 
+  /** The command's answer in --quiet mode only (e.g. image digests). */
+  answerQuiet(text: string): void {
+    if (this.quiet && !this.json) this.io.stdout.write(`${text}\n`);
+  }
+
   event(object: Record<string, unknown>): void {
     if (this.json) this.io.stdout.write(`${JSON.stringify(object)}\n`);
   }

@@ -4,13 +4,14 @@
  * problem in every file is collected; nothing is built or written here.
  */
 import path from 'node:path';
-import { BuilditError, type Problems, type SourceLocation } from '../errors.ts';
+import { BuilditError, BuilditErrors, type Problems, type SourceLocation } from '../errors.ts';
+import { validateImageContent } from '../image/content-schema.ts';
 import { loadContainer } from '../config/load.ts';
 import type { ContainerSpec, Step } from '../config/types.ts';
 import { GraphResolver } from '../recipe/graph.ts';
 import type { RecipeRepositories } from '../recipe/repository.ts';
 import type { PackageNode, Target } from '../recipe/types.ts';
-import { renderTemplate } from '../template/render.ts';
+import { renderTemplate, templateLine, type TemplateOrigin } from '../template/render.ts';
 import { resolveInside, statIfExists } from '../util/fs.ts';
 import { jsonErrorPosition } from '../util/json.ts';
 import { readLock, type Lock } from './lock.ts';
@@ -208,27 +209,58 @@ async function resolveSync(
 function renderImage(step: ImageStep, vars: Record<string, string>): { rendered: string; content: unknown } {
   const origin = { ...step.locate.text(['content']), what: `${step.type} image content` };
   const rendered = renderTemplate(step.content, vars, 'json', origin);
+  let content: unknown;
   try {
-    return { rendered, content: JSON.parse(rendered) };
+    content = JSON.parse(rendered);
   } catch (error) {
     const message = (error as Error).message;
     const renderedLine = jsonErrorPosition(rendered, message).line;
     const lines = rendered.split('\n');
     const sameShape = lines.length === step.content.split('\n').length;
-    const templateLine = (origin.location.line ?? 1) + renderedLine - 1;
+    const lineInFile = (origin.location.line ?? 1) + renderedLine - 1;
     throw new BuilditError(
       'BUILDIT_TEMPLATE_JSON',
       `${origin.what} does not render to valid JSON: ${message}`,
       {
-        location: sameShape ? { file: origin.location.file, line: templateLine } : origin.location,
+        location: sameShape ? { file: origin.location.file, line: lineInFile } : origin.location,
         hint: `rendered line ${renderedLine}: ${(lines[renderedLine - 1] ?? '').trim()}${
           sameShape
-            ? `\n  template line ${templateLine}: ${(step.content.split('\n')[renderedLine - 1] ?? '').trim()}`
+            ? `\n  template line ${lineInFile}: ${(step.content.split('\n')[renderedLine - 1] ?? '').trim()}`
             : ''
         }`,
       },
     );
   }
+  const problems = validateImageContent(step.type, content);
+  if (problems.length > 0) {
+    throw new BuilditErrors(
+      problems.map(
+        (p) =>
+          new BuilditError(
+            'BUILDIT_IMAGE_SCHEMA',
+            `${origin.what}: ${p.path ? `${p.path}: ` : ''}${p.message}`,
+            {
+              location: contentLine(step.content, p.path, origin),
+              hint:
+                step.type === 'aci'
+                  ? 'the rendered content must be an appc ImageManifest (acKind, acVersion, name, labels, app, …)'
+                  : 'the rendered content is the OCI image config\'s "config" object (Entrypoint, Cmd, Env, WorkingDir, Labels, …)',
+            },
+          ),
+      ),
+    );
+  }
+  return { rendered, content };
+}
+
+/** The template line that writes the failing field, when a line names its key; else the template's start. */
+function contentLine(template: string, fieldPath: string, origin: TemplateOrigin): SourceLocation {
+  const key = /([A-Za-z_][\w.-]*)(?:\[\d+\])*$/
+    .exec(fieldPath.replace(/\["([^"]+)"\]/g, '.$1'))?.[1]
+    ?.split('.')
+    .pop();
+  const index = key ? template.split('\n').findIndex((line) => line.includes(`"${key}"`)) : -1;
+  return index >= 0 ? templateLine(origin, index + 1) : origin.location;
 }
 
 function titleOf(vars: Record<string, string>, dir: string): string {

@@ -7,6 +7,7 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isAlive } from '../util/process.ts';
 
 export interface Lock {
   release(): Promise<void>;
@@ -55,10 +56,5 @@ async function isStale(file: string): Promise<boolean> {
     return Date.now() - (await stat(file).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs > 5000;
   // Only a lock taken on this host can be checked.
   if (host !== os.hostname() || !Number.isInteger(pid)) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return !isAlive(pid);
 }

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -14,6 +14,7 @@ import { BuilditError } from '../errors.ts';
 import type { Target } from '../recipe/types.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { isNotFound, statIfExists } from '../util/fs.ts';
+import { isAlive } from '../util/process.ts';
 import { BINHOST_MARKER, BINHOST_SCHEMA, blobPath, recordPath } from './layout.ts';
 import { recordSchema, type PackageRecord } from './record.ts';
 import { acquireLock, type Lock } from './lock.ts';
@@ -47,11 +48,29 @@ export class LocalStore {
     this.root = root;
   }
 
-  /** Create the layout's marker on first use. */
+  /** Create the layout's marker on first use; sweep scratch space left by killed runs. */
   async init(): Promise<void> {
     const marker = path.join(this.root, BINHOST_MARKER);
     if (!(await statIfExists(marker)))
       await writeFileAtomic(marker, `${JSON.stringify({ schema: BINHOST_SCHEMA })}\n`);
+    await this.sweepTmp();
+  }
+
+  /** tmp/ entries are named `<pid>-…`: those of processes that are gone are removed. */
+  private async sweepTmp(): Promise<void> {
+    let entries: string[];
+    try {
+      entries = await readdir(path.join(this.root, 'tmp'));
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    for (const entry of entries) {
+      const pid = Number(/^(\d+)-/.exec(entry)?.[1]);
+      if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)) {
+        await rm(path.join(this.root, 'tmp', entry), { recursive: true, force: true });
+      }
+    }
   }
 
   recordFile(target: Target, id: string): string {
@@ -119,7 +138,7 @@ export class LocalStore {
     });
     // The final name is known only after hashing: stream into tmp/ (same
     // filesystem), check, then rename into place.
-    const staging = path.join(await this.tmp(), `blob-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const staging = path.join(await this.tmp(), `${process.pid}-blob-${randomBytes(6).toString('hex')}`);
     try {
       await pipeline(source, tap, createWriteStream(staging, { flags: 'wx', mode: 0o644 }));
       const hex = hash.digest('hex');
@@ -166,7 +185,7 @@ export class LocalStore {
 
   /** A fresh scratch folder inside the store (same filesystem: renames work). */
   async tempDir(prefix: string): Promise<string> {
-    return mkdtemp(path.join(await this.tmp(), `${prefix}-`));
+    return mkdtemp(path.join(await this.tmp(), `${process.pid}-${prefix}-`));
   }
 
   private async tmp(): Promise<string> {

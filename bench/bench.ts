@@ -1,0 +1,112 @@
+/**
+ * `npm run bench`: the performance figures buildit promises, measured in one
+ * run on this machine, printed as a table and written to bench/results.json.
+ * Timed here, never asserted in tests.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packLayer } from '../src/image/layer.ts';
+import { scanTree } from '../src/image/tree.ts';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'buildit-bench-'));
+const rows: { name: string; value: number; unit: string; note?: string }[] = [];
+
+function seconds(fn: () => void): number {
+  const start = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+async function secondsAsync(fn: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+function buildit(args: string[], env: NodeJS.ProcessEnv): void {
+  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/buildit.js'), ...args], {
+    env,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`buildit ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+/** examples/hello: a cold build from an empty store, then a no-op rebuild. */
+function benchHello(): void {
+  const env = {
+    ...process.env,
+    BUILDIT_HOME: path.join(scratch, 'store'),
+    XDG_CONFIG_HOME: path.join(scratch, 'cfg'),
+  };
+  const out = path.join(scratch, 'out');
+  rows.push({
+    name: 'examples/hello cold build (empty store)',
+    value: seconds(() => buildit(['examples/hello', '-o', out, '-q'], env)),
+    unit: 's',
+  });
+  rows.push({
+    name: 'examples/hello no-op rebuild',
+    value: seconds(() => buildit(['examples/hello', '-o', out, '-q'], env)),
+    unit: 's',
+    note: 'target < 0.5 s (issue 7)',
+  });
+}
+
+/** A 500 MiB tree: half random (incompressible), half text (compressible), 100 files. */
+function makeTree(dir: string, mib: number): void {
+  const text = Buffer.from('buildit packs deterministic layers; '.repeat(30_000)).subarray(0, 1 << 20);
+  for (let i = 0; i < mib / 5; i++) {
+    const sub = path.join(dir, `d${i % 10}`);
+    mkdirSync(sub, { recursive: true });
+    const chunks: Buffer[] = [];
+    for (let j = 0; j < 5; j++) chunks.push(i % 2 === 0 ? randomBytes(1 << 20) : text);
+    writeFileSync(path.join(sub, `f${i}.bin`), Buffer.concat(chunks));
+  }
+}
+
+async function benchPack(): Promise<void> {
+  const tree = path.join(scratch, 'tree');
+  makeTree(tree, 500);
+  const ours = await secondsAsync(async () =>
+    packLayer(await scanTree(tree, { normalizeModes: false }), {
+      mtime: 0,
+      file: path.join(scratch, 'ours.tar.gz'),
+    }),
+  );
+  const gnu = seconds(() => {
+    const r = spawnSync('sh', ['-c', `tar -cf - -C "${tree}" . | gzip -6 > "${scratch}/gnu.tar.gz"`]);
+    if (r.status !== 0) throw new Error('tar | gzip failed');
+  });
+  rows.push({ name: 'pack 500 MiB tree into a layer (buildit)', value: ours, unit: 's' });
+  rows.push({ name: 'pack 500 MiB tree: tar -c | gzip -6', value: gnu, unit: 's' });
+  rows.push({
+    name: 'pack ratio buildit / (tar | gzip -6)',
+    value: ours / gnu,
+    unit: 'x',
+    note: 'lower is better; 1.0 = same speed',
+  });
+}
+
+try {
+  benchHello();
+  await benchPack();
+  const width = Math.max(...rows.map((r) => r.name.length));
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(width)}  ${r.value.toFixed(3).padStart(9)} ${r.unit.padEnd(2)}${r.note ? `  ${r.note}` : ''}`,
+    );
+  }
+  const file = path.join(REPO, 'bench', 'results.json');
+  writeFileSync(
+    file,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rows }, null, 2)}\n`,
+  );
+  console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}

@@ -1,0 +1,310 @@
+/**
+ * `buildit <dir>`: resolve, pin remote inputs, take every package from the
+ * store or build it, then assemble each image step's images. Reports
+ * progress as events; the CLI decides how they look.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { BuilditError } from '../errors.ts';
+import {
+  resolveContainer,
+  type Layer,
+  type ResolvedContainer,
+  type ResolvedImage,
+} from '../container/resolve.ts';
+import { checkFrozen, writeLock, type LockContent } from '../container/lock.ts';
+import { computeIdentities, topoOrder, type Identity } from '../identity/identity.ts';
+import type { Preimage } from '../identity/preimage.ts';
+import { writeAci } from '../image/aci.ts';
+import { packLayer, type LayerBlob } from '../image/layer.ts';
+import { writeOciLayout } from '../image/oci.ts';
+import { syncEntries } from '../image/sync-layer.ts';
+import { formatAtom } from '../recipe/atom.ts';
+import type { PackageNode, Target } from '../recipe/types.ts';
+import type { PackageRecord } from '../store/record.ts';
+import { renderTemplate } from '../template/render.ts';
+import type { Workspace } from '../workspace.ts';
+import { buildPackage, storedRecord } from './builder.ts';
+import { fetchDistfile } from './fetch.ts';
+import { resolveSandbox, type SandboxMode } from './sandbox.ts';
+
+export type BuildEvent =
+  | { type: 'start'; title: string }
+  | { type: 'package'; node: PackageNode; label: string; id: string; phase: 'lookup' }
+  | {
+      type: 'package';
+      node: PackageNode;
+      label: string;
+      id: string;
+      phase: 'done';
+      source: 'store' | 'build';
+      record: PackageRecord;
+    }
+  | { type: 'package'; node: PackageNode; label: string; id: string; phase: 'building' }
+  | { type: 'image'; format: 'oci' | 'aci'; phase: 'start'; name: string }
+  | { type: 'image'; format: 'oci' | 'aci'; phase: 'done'; name: string; path: string; digest: string }
+  | { type: 'warning'; message: string };
+
+export interface BuildContainerOptions {
+  dir: string;
+  overrides: Record<string, string>;
+  host: Target;
+  output: string;
+  sandbox: SandboxMode;
+  jobs: number;
+  frozen: boolean;
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+}
+
+export interface ContainerBuildResult {
+  container: ResolvedContainer;
+  packages: { node: PackageNode; id: string; source: 'store' | 'build' }[];
+  images: { format: 'oci' | 'aci'; path: string; digest: string }[];
+}
+
+/** The default name of an image step's output. */
+const DEFAULT_IMAGE_NAME = '{{ name }}-{{ version }}';
+
+export async function buildContainer(
+  workspace: Workspace,
+  options: BuildContainerOptions,
+  on: (event: BuildEvent) => void,
+): Promise<ContainerBuildResult> {
+  const { store } = workspace;
+  const container = await resolveContainer({ ...options, repositories: workspace.repositories });
+  on({ type: 'start', title: container.title });
+  const sandbox = await resolveSandbox(options.sandbox);
+  await store.init();
+
+  const roots = container.packages.map((p) => p.node);
+  const order = topoOrder(roots);
+  const learned = await pinRemotePatches(workspace, order, options);
+  const identities = computeIdentities(roots, await workspace.toolchain());
+  const labels = new Map(container.packages.map((p) => [p.node, p.label]));
+  const lock = lockContent(container, order, identities, learned);
+  checkFrozen(container.lock, lock, options.frozen);
+
+  const records = new Map<PackageNode, PackageRecord>();
+  const packages: ContainerBuildResult['packages'] = [];
+  const byId = new Map<string, PackageRecord>();
+  for (const node of order) {
+    const { id, preimage } = known(identities.get(node)!, node);
+    const label = labels.get(node) ?? `dependency ${formatAtom(node.atom)}`;
+    const done = byId.get(id);
+    if (done) {
+      records.set(node, done);
+      continue;
+    }
+    on({ type: 'package', node, label, id, phase: 'lookup' });
+    let record = await storedRecord(store, node, id);
+    let source: 'store' | 'build' = 'store';
+    if (!record) {
+      on({ type: 'package', node, label, id, phase: 'building' });
+      const outcome = await buildPackage(
+        node,
+        { id, preimage },
+        {
+          store,
+          sandbox,
+          jobs: options.jobs,
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+      );
+      record = outcome.record;
+      source = outcome.built ? 'build' : 'store';
+    }
+    records.set(node, record);
+    byId.set(id, record);
+    packages.push({ node, id, source });
+    on({ type: 'package', node, label, id, phase: 'done', source, record });
+  }
+
+  const images: ContainerBuildResult['images'] = [];
+  const output = path.resolve(options.output);
+  await mkdir(output, { recursive: true });
+  for (const image of container.images) {
+    images.push(await assembleImage(workspace, image, records, output, on));
+  }
+  await writeLock(container.lock, lock);
+  return { container, packages, images };
+}
+
+function lockContent(
+  container: ResolvedContainer,
+  order: readonly PackageNode[],
+  identities: ReadonlyMap<PackageNode, Identity>,
+  learned: ReadonlyMap<string, string>,
+): LockContent {
+  const labels = new Map(container.packages.map((p) => [p.node, p.label]));
+  return {
+    distfiles: Object.fromEntries([...learned].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    packages: order.map((node) => ({
+      atom: formatAtom(node.atom),
+      target: `${node.target.os}/${node.target.arch}`,
+      id: known(identities.get(node)!, node).id,
+      from: labels.get(node) ?? 'dependency',
+    })),
+  };
+}
+
+function known(identity: Identity, node: PackageNode): { id: string; preimage: Preimage } {
+  if (identity.known) return identity;
+  throw new BuilditError(
+    'BUILDIT_IDENTITY_PENDING',
+    `${formatAtom(node.atom)}: identity still pending (${identity.pending.join(', ')})`,
+    {
+      exitCode: 1,
+    },
+  );
+}
+
+/**
+ * Remote patches without a sha256 are fetched before anything is built, and
+ * their digest pinned (trust on first use, SPEC §2.5).
+ */
+async function pinRemotePatches(
+  workspace: Workspace,
+  nodes: readonly PackageNode[],
+  options: BuildContainerOptions,
+): Promise<Map<string, string>> {
+  const learned = new Map<string, string>();
+  for (const node of nodes) {
+    for (const patch of node.patches) {
+      if (patch.kind !== 'url') continue;
+      const sha256 =
+        patch.sha256 ??
+        (
+          await fetchDistfile(
+            workspace.store,
+            patch.ref,
+            undefined,
+            options.fetch ? { fetch: options.fetch } : {},
+          )
+        ).hex;
+      patch.sha256 = sha256;
+      learned.set(patch.ref, sha256);
+    }
+  }
+  return learned;
+}
+
+async function assembleImage(
+  workspace: Workspace,
+  image: ResolvedImage,
+  records: ReadonlyMap<PackageNode, PackageRecord>,
+  output: string,
+  on: (event: BuildEvent) => void,
+): Promise<{ format: 'oci' | 'aci'; path: string; digest: string }> {
+  const { store } = workspace;
+  const step = image.step;
+  const name = renderTemplate(step.name ?? DEFAULT_IMAGE_NAME, image.vars, 'text', {
+    ...(step.name ? step.locate.text(['name']) : { location: step.locate() }),
+    what: 'image name',
+  });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) {
+    throw new BuilditError('BUILDIT_IMAGE_NAME', `image name "${name}" is not a valid file name`, {
+      location: step.locate(step.name ? ['name'] : []),
+      hint: 'letters, digits, ".", "_", "+" and "-"; set name: on the image step',
+    });
+  }
+  on({ type: 'image', format: step.type, phase: 'start', name });
+  const work = await store.tempDir('image');
+  try {
+    const epoch = imageEpoch();
+    const layers = await imageLayers(workspace, image.layers, records, work, epoch);
+    if (step.type === 'oci') {
+      const target = path.join(output, `${name}.oci`);
+      const result = await writeOciLayout(target, {
+        layers,
+        config: image.content as Record<string, unknown>,
+        os: image.target.os,
+        arch: image.target.arch,
+        created: epoch,
+        tag: step.tag ?? image.vars['version'] ?? 'latest',
+        ...(image.vars['author'] ? { author: image.vars['author'] } : {}),
+      });
+      on({ type: 'image', format: 'oci', phase: 'done', name, path: target, digest: result.manifestDigest });
+      return { format: 'oci', path: target, digest: result.manifestDigest };
+    }
+    const target = path.join(output, `${name}-${image.target.os}-${image.target.arch}.aci`);
+    const result = await writeAci(target, {
+      layers,
+      manifest: image.content as Record<string, unknown>,
+      os: image.target.os,
+      arch: image.target.arch,
+      mtime: epoch,
+    });
+    on({ type: 'image', format: 'aci', phase: 'done', name, path: target, digest: result.imageId });
+    return { format: 'aci', path: target, digest: result.imageId };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Images are dated SOURCE_DATE_EPOCH when the caller sets it, else the epoch itself. */
+function imageEpoch(): number {
+  const value = Number(process.env['SOURCE_DATE_EPOCH'] ?? 0);
+  return Number.isInteger(value) && value >= 0 ? value : 0;
+}
+
+/**
+ * One layer per package (its artifact, unchanged), its run dependencies
+ * (transitively, each once per image) before it; one layer per sync step.
+ */
+async function imageLayers(
+  workspace: Workspace,
+  layers: readonly Layer[],
+  records: ReadonlyMap<PackageNode, PackageRecord>,
+  work: string,
+  epoch: number,
+): Promise<LayerBlob[]> {
+  const out: LayerBlob[] = [];
+  const { store } = workspace;
+  const included = new Set<string>();
+  const addPackage = (node: PackageNode) => {
+    for (const dep of node.deps.run) addPackage(dep);
+    const record = records.get(node)!;
+    if (included.has(record.id)) return;
+    included.add(record.id);
+    const hex = record.artifact.digest.replace(/^sha256:/, '');
+    out.push({
+      digest: record.artifact.digest,
+      diffId: record.artifact.diffId,
+      size: record.artifact.size,
+      mediaType: record.artifact.mediaType,
+      open: () => store.openBlob(hex),
+      // The store verified the blob when it was written: the image writer may hardlink it.
+      file: store.blobFile(hex),
+      createdBy: `buildit package ${formatAtom(node.atom)} ${record.id}`,
+    });
+  };
+  for (const [i, layer] of layers.entries()) {
+    if (layer.kind === 'package') {
+      addPackage(layer.pkg.node);
+      continue;
+    }
+    const { sync } = layer;
+    const file = path.join(work, `sync-${i}.tar.gz`);
+    const packed = await packLayer(
+      await syncEntries([
+        {
+          src: sync.src,
+          isDir: sync.isDir,
+          dest: sync.step.dest,
+          ...(sync.step.mode === undefined ? {} : { mode: sync.step.mode }),
+          owner: sync.step.owner,
+        },
+      ]),
+      { mtime: epoch, file },
+    );
+    out.push({
+      ...packed,
+      open: () => createReadStream(file),
+      createdBy: `buildit sync ${sync.step.src} ${sync.step.dest}`,
+    });
+  }
+  return out;
+}
