@@ -200,26 +200,17 @@ function rewriteForJson(node: HbNode | undefined): void {
       literal('NumberLiteral', start.line),
       literal('NumberLiteral', start.column + 1),
     ];
-    node['path'] = {
-      type: 'PathExpression',
-      data: false,
-      depth: 0,
-      parts: [JSON_STRING],
-      original: JSON_STRING,
-      loc: path.loc,
-    };
+    node['path'] = jsonStringHelper(path.loc);
   } else if (path.type !== 'PathExpression' || (path as PathNode).original !== 'json') {
     // Any other helper's output is still a string to be placed inside JSON.
     node['params'] = [{ type: 'SubExpression', path, params, hash: node['hash'], loc: node.loc }];
     node['hash'] = undefined;
-    node['path'] = {
-      type: 'PathExpression',
-      data: false,
-      depth: 0,
-      parts: [JSON_STRING],
-      original: JSON_STRING,
-      loc: path.loc,
-    };
+    node['path'] = jsonStringHelper(path.loc);
   }
   node['escaped'] = false;
+}
+
+/** The path node naming the JSON-string helper. */
+function jsonStringHelper(loc: HbNode['loc']): HbNode {
+  return { type: 'PathExpression', data: false, depth: 0, parts: [JSON_STRING], original: JSON_STRING, loc };
 }

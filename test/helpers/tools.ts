@@ -15,6 +15,7 @@ const PACKAGES: Record<string, string> = {
   bwrap: 'bubblewrap',
   patch: 'patch',
   cc: 'gcc libc6-dev',
+  tar: 'tar',
   zstd: 'zstd',
   xz: 'xz-utils',
   bzip2: 'bzip2',
@@ -29,16 +30,25 @@ export function requireTool(name: string): void {
   }
 }
 
-/** Run a tool; fail the test with its output when it fails. */
+/** Run a tool; fail the test with its output when it fails (with how to install it when it is missing). */
+export function runTool(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): { stdout: string; stderr: string } {
+  requireTool(cmd);
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000, ...options });
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A tool's stdout. */
 export function tool(
   cmd: string,
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): string {
-  requireTool(cmd);
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...options });
-  assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
+  return runTool(cmd, args, options).stdout;
 }
 
 /** The one way podman runs an OCI layout on this kind of machine (DEVELOPERS.md). */

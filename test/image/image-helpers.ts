@@ -1,5 +1,4 @@
 /** Helpers for the image writer tests: layers from temp trees, and the real tools that check images. */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,30 +8,14 @@ import { gunzipSync } from 'node:zlib';
 import { layerFromFile, packLayer, type LayerBlob } from '../../src/image/layer.ts';
 import type { TarEntry } from '../../src/image/tar.ts';
 import { scanTree } from '../../src/image/tree.ts';
+import { runTool } from '../helpers/tools.ts';
 import { tempDir, writeTree, type Node } from './helpers.ts';
 
 export const EPOCH = 1700000000;
 
-const INSTALL: Record<string, string> = {
-  actool: 'apt-get install actool (Debian: package "actool")',
-  'oci-image-tool': 'apt-get install oci-image-tool',
-  umoci: 'apt-get install umoci',
-  skopeo: 'apt-get install skopeo',
-  podman: 'apt-get install podman runc',
-  cc: 'apt-get install gcc libc6-dev',
-  tar: 'apt-get install tar',
-};
-
-/** Runs a tool; fails with its output, or with how to install it when it is missing. */
+/** Runs a tool in a fixed locale and time zone (see test/helpers/tools.ts). */
 export function tool(cmd: string, args: string[]): { stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { env: { ...process.env, TZ: 'UTC', LC_ALL: 'C.UTF-8' }, timeout: 300_000 });
-  if (r.error) {
-    throw new Error(`${cmd} could not run (${INSTALL[cmd] ?? `install ${cmd}`}): ${r.error.message}`);
-  }
-  const stdout = r.stdout.toString('utf8');
-  const stderr = r.stderr.toString('utf8');
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${stdout}\n${stderr}`);
-  return { stdout, stderr };
+  return runTool(cmd, args, { env: { ...process.env, TZ: 'UTC', LC_ALL: 'C.UTF-8' } });
 }
 
 /** A layer packed from a tree written under a fresh temp dir. */

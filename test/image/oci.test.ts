@@ -8,6 +8,7 @@ import type { LayerBlob } from '../../src/image/layer.ts';
 import { isoSeconds, writeOciLayout, type OciImage } from '../../src/image/oci.ts';
 import { syncEntries } from '../../src/image/sync-layer.ts';
 import { scanTree } from '../../src/image/tree.ts';
+import { podmanRun } from '../helpers/tools.ts';
 import { tempDir } from './helpers.ts';
 import {
   blobJson,
@@ -150,21 +151,7 @@ test('a static binary in a layer runs under podman', async (t) => {
   const layer = await entriesLayer(t, await scanTree(join(dir, 'tree'), { normalizeModes: false }), 'hi');
   const out = join(dir, 'hi.oci');
   await writeOciLayout(out, image([layer], { config: { Cmd: ['/usr/bin/hi'] }, tag: 'test' }));
-  const run = tool('podman', [
-    '--storage-driver=vfs',
-    '--cgroup-manager=cgroupfs',
-    '--runtime=runc',
-    'run',
-    '--rm',
-    '--network=none',
-    '--ulimit',
-    'nofile=1024:1024',
-    '--ulimit',
-    'nproc=1000:1000',
-    `oci:${out}:test`,
-    '/usr/bin/hi',
-  ]);
-  assert.equal(run.stdout, 'hi from podman\n');
+  assert.equal(podmanRun(out, 'test', ['/usr/bin/hi']), 'hi from podman\n');
 });
 
 test('layers are hardlinked from their file when they have one, copied and verified otherwise', async (t) => {

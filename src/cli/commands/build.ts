@@ -6,7 +6,7 @@ import type { SandboxMode } from '../../build/sandbox.ts';
 import { hostTarget } from '../../build/toolchain.ts';
 import { BuilditError } from '../../errors.ts';
 import { formatAtom } from '../../recipe/atom.ts';
-import { openWorkspace } from '../../workspace.ts';
+import { workspaceFor } from '../workspace.ts';
 import type { CliIO, CommonOptions } from '../io.ts';
 import { Narrative } from '../narrative.ts';
 import type { Reporter } from '../report.ts';
@@ -28,12 +28,7 @@ export async function buildCommand(
   report: Reporter,
 ): Promise<number> {
   const containerDir = path.resolve(io.cwd, dir);
-  const workspace = await openWorkspace({
-    from: containerDir,
-    env: io.env,
-    ...(options.config ? { config: path.resolve(io.cwd, options.config) } : {}),
-    ...(options.store ? { store: path.resolve(io.cwd, options.store) } : {}),
-  });
+  const workspace = await workspaceFor(containerDir, options, io);
   const configDir = workspace.config.file ? path.dirname(workspace.config.file) : io.cwd;
   const output = options.output
     ? path.resolve(io.cwd, options.output)

@@ -9,7 +9,7 @@ import { tryParseAtom } from '../../recipe/atom.ts';
 import { GraphResolver } from '../../recipe/graph.ts';
 import type { Target } from '../../recipe/types.ts';
 import { statIfExists } from '../../util/fs.ts';
-import { openWorkspace } from '../../workspace.ts';
+import { workspaceFor } from '../workspace.ts';
 import type { CliIO, CommonOptions } from '../io.ts';
 import type { Reporter } from '../report.ts';
 
@@ -40,11 +40,7 @@ export async function hashCommand(
   }
   // A package folder belongs to the nearest container dir above it: its files may not leave it, its lock pins remote patches.
   const root = pkgDir ? ((await containerDirAbove(pkgDir)) ?? pkgDir) : io.cwd;
-  const workspace = await openWorkspace({
-    from: pkgDir ?? io.cwd,
-    env: io.env,
-    ...(options.config ? { config: path.resolve(io.cwd, options.config) } : {}),
-  });
+  const workspace = await workspaceFor(pkgDir ?? io.cwd, options, io);
   const lock = pkgDir ? await readLock(root) : { distfiles: new Map<string, string>() };
   const graph = new GraphResolver({ repositories: workspace.repositories, pinned: lock.distfiles });
   const from = { file: '(command line)' };

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { hostTarget } from '../../build/toolchain.ts';
 import { analyzeContainer } from '../../plan/analyze.ts';
 import { formatAtom } from '../../recipe/atom.ts';
-import { openWorkspace } from '../../workspace.ts';
+import { workspaceFor } from '../workspace.ts';
 import type { CliIO, CommonOptions } from '../io.ts';
 import type { Reporter } from '../report.ts';
 import { parseVars } from '../vars.ts';
@@ -19,12 +19,7 @@ export async function planCommand(
   report: Reporter,
 ): Promise<number> {
   const containerDir = path.resolve(io.cwd, dir);
-  const workspace = await openWorkspace({
-    from: containerDir,
-    env: io.env,
-    ...(options.config ? { config: path.resolve(io.cwd, options.config) } : {}),
-    ...(options.store ? { store: path.resolve(io.cwd, options.store) } : {}),
-  });
+  const workspace = await workspaceFor(containerDir, options, io);
   const analysis = await analyzeContainer(workspace, {
     dir: containerDir,
     overrides: parseVars(options.var ?? []),
