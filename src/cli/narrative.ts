@@ -18,7 +18,8 @@ export class Narrative {
   constructor(io: CliIO, options: { enabled: boolean; color: boolean }) {
     this.io = io;
     this.enabled = options.enabled;
-    this.tty = Boolean(io.stdout.isTTY);
+    // ora needs the terminal's width: a TTY that reports none (0 columns) gets plain lines.
+    this.tty = Boolean(io.stdout.isTTY) && ((io.stdout as NodeJS.WriteStream).columns ?? 0) > 0;
     this.color = options.color && this.tty && !io.env['NO_COLOR'];
   }
 
@@ -35,7 +36,7 @@ export class Narrative {
       this.spinner = ora({
         text,
         stream: this.io.stdout as NodeJS.WriteStream,
-        color: 'cyan',
+        color: this.color ? 'cyan' : false,
         isEnabled: true,
       }).start();
     } else {

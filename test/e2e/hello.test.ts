@@ -123,3 +123,17 @@ test('the human narrative follows the seed', async () => {
   assert.match(lines[5]!, /^Packaging Sysadmin42\/hello-1\.0-p1 as OCI\.\.\. +\[OK\]$/);
   assert.match(lines[6]!, /^Packaging Sysadmin42\/hello-1\.0-p1 as ACI\.\.\. +\[OK\]$/);
 });
+
+test('on a terminal the narrative uses spinners; a terminal without a width gets plain lines', async () => {
+  const spun = await buildit(['examples/hello', '-o', testdir()], { env: testEnv(), tty: { columns: 100 } });
+  assert.equal(spun.code, 0, spun.stderr);
+  assert.match(spun.stdout, /\u001b\[\?25l/, 'the spinner hides the cursor');
+  assert.match(spun.stdout, /Defaulting to local build\.\.\. +\u001b\[32m\[OK\]/);
+  const plain = await buildit(['examples/hello', '-o', testdir()], {
+    env: testEnv({ NO_COLOR: '1' }),
+    tty: { columns: 0 },
+  });
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.doesNotMatch(plain.stdout, /\u001b/);
+  assert.match(plain.stdout, /Defaulting to local build\.\.\. +\[OK\]\n/);
+});

@@ -40,10 +40,20 @@ class Sink extends Writable {
 
 export async function buildit(
   argv: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; tty?: { columns: number } } = {},
 ): Promise<CliResult> {
   const stdout = new Sink();
   const stderr = new Sink();
+  if (options.tty) {
+    // Enough of a terminal for spinners: the cursor methods write their escape codes.
+    Object.assign(stdout, {
+      isTTY: true,
+      columns: options.tty.columns,
+      cursorTo: (x: number) => stdout.write(`\u001b[${x + 1}G`),
+      moveCursor: (_dx: number, dy: number) => stdout.write(dy < 0 ? `\u001b[${-dy}A` : ''),
+      clearLine: () => stdout.write('\u001b[0K'),
+    });
+  }
   const code = await run(argv, { stdout, stderr, env: options.env ?? testEnv(), cwd: options.cwd ?? REPO });
   return { code, stdout: stdout.text, stderr: stderr.text, events: jsonLines(stdout.text) };
 }
