@@ -8,6 +8,7 @@ packages=(
   bubblewrap                                         # the build sandbox
   appc-spec oci-image-tool umoci skopeo              # validators the image tests run
   podman runc                                        # running the built image in the tests
+  openssh-server openssh-client nginx openssl        # loopback binhost servers in the tests
 )
 
 missing=()

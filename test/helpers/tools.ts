@@ -19,6 +19,15 @@ const PACKAGES: Record<string, string> = {
   zstd: 'zstd',
   xz: 'xz-utils',
   bzip2: 'bzip2',
+  sshd: 'openssh-server',
+  ssh: 'openssh-client',
+  sftp: 'openssh-client',
+  'ssh-keygen': 'openssh-client',
+  'ssh-keyscan': 'openssh-client',
+  nginx: 'nginx',
+  openssl: 'openssl',
+  unshare: 'util-linux',
+  pgrep: 'procps',
 };
 
 export function requireTool(name: string): void {
