@@ -4,12 +4,19 @@
  * Timed here, never asserted in tests.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BinhostLookup } from '../src/binhost/lookup.ts';
+import { openBinhost } from '../src/binhost/open.ts';
+import { RemoteBinhost } from '../src/binhost/remote.ts';
 import { packLayer } from '../src/image/layer.ts';
+import { recordPath } from '../src/store/layout.ts';
+import { LAYER_MEDIA_TYPE, RECORD_SCHEMA } from '../src/store/record.ts';
+import { generateKeyLines, parsePublicKey, parseSecretKey, signRecord } from '../src/trust/keys.ts';
+import { startNginx } from '../test/helpers/servers.ts';
 import { scanTree } from '../src/image/tree.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -92,8 +99,73 @@ async function benchPack(): Promise<void> {
   });
 }
 
+/** 200 identities looked up against nginx on loopback (TLS), all at once (bounded) against one by one. */
+async function benchLookup(): Promise<void> {
+  const root = path.join(scratch, 'binhost');
+  const keys = generateKeyLines('bench');
+  const secret = parseSecretKey(keys.secret, { file: 'bench' });
+  const target = { os: 'linux', arch: 'amd64' };
+  const ids: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const id = createHash('sha256').update(`bench ${i}`).digest('hex');
+    ids.push(id);
+    const record = signRecord(
+      {
+        schema: RECORD_SCHEMA,
+        id,
+        name: `p${i}`,
+        version: '1',
+        target,
+        preimage: {},
+        artifact: { digest: `sha256:${id}`, size: 1, diffId: `sha256:${id}`, mediaType: LAYER_MEDIA_TYPE },
+        metadata: {},
+        signatures: [],
+      },
+      secret,
+    );
+    const file = path.join(root, recordPath(target, id));
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(record));
+  }
+  const nginx = await startNginx(root);
+  try {
+    const run = async (concurrency: number) => {
+      const backend = openBinhost(
+        { kind: 'http', url: nginx.url, caFile: nginx.caFile },
+        { env: process.env },
+      );
+      const binhost = new RemoteBinhost('bench', backend, [parsePublicKey(keys.public, { file: 'bench' })]);
+      const lookup = new BinhostLookup([binhost], { concurrency, warn: (m) => console.error(m) });
+      const time = await secondsAsync(async () => {
+        const found = await Promise.all(ids.map((id) => lookup.find(target, id)));
+        if (found.some((f) => !f)) throw new Error('a lookup missed');
+      });
+      await backend.close();
+      return time;
+    };
+    const sequential = await run(1);
+    const concurrent = await run(32);
+    rows.push({ name: '200 lookups against nginx, sequential', value: sequential, unit: 's' });
+    rows.push({
+      name: '200 lookups against nginx, concurrent',
+      value: concurrent,
+      unit: 's',
+      note: 'target < 1 s',
+    });
+    rows.push({
+      name: 'lookup speed-up concurrent vs sequential',
+      value: sequential / concurrent,
+      unit: 'x',
+      note: 'target >= 10',
+    });
+  } finally {
+    await nginx.stop();
+  }
+}
+
 try {
   benchHello();
+  await benchLookup();
   await benchPack();
   const width = Math.max(...rows.map((r) => r.name.length));
   for (const r of rows) {

@@ -25,23 +25,36 @@ import type { PackageNode, Target } from '../recipe/types.ts';
 import type { PackageRecord } from '../store/record.ts';
 import { renderTemplate } from '../template/render.ts';
 import type { Workspace } from '../workspace.ts';
-import { buildPackage, storedRecord } from './builder.ts';
+import { storedRecord } from './builder.ts';
+import { obtainPackage, type PackageSource } from './obtain.ts';
+import { BinhostLookup } from '../binhost/lookup.ts';
+import { publishContainer } from '../binhost/publish.ts';
+import type { Binhosts } from '../binhost/setup.ts';
 import { fetchDistfile } from './fetch.ts';
 import { resolveSandbox, type SandboxMode } from './sandbox.ts';
 
 export type BuildEvent =
   | { type: 'start'; title: string }
-  | { type: 'package'; node: PackageNode; label: string; id: string; phase: 'lookup' }
+  | { type: 'package'; node: PackageNode; label: string; id: string; phase: 'lookup' | 'build' }
+  | {
+      type: 'package';
+      node: PackageNode;
+      label: string;
+      id: string;
+      phase: 'download' | 'upload';
+      binhost: string;
+    }
   | {
       type: 'package';
       node: PackageNode;
       label: string;
       id: string;
       phase: 'done';
-      source: 'store' | 'build';
+      source: PackageSource;
+      binhost?: string;
       record: PackageRecord;
     }
-  | { type: 'package'; node: PackageNode; label: string; id: string; phase: 'building' }
+  | { type: 'publish'; binhost: string; phase: 'start' | 'done' }
   | { type: 'image'; format: 'oci' | 'aci'; phase: 'start'; name: string }
   | { type: 'image'; format: 'oci' | 'aci'; phase: 'done'; name: string; path: string; digest: string }
   | { type: 'warning'; message: string };
@@ -56,11 +69,13 @@ export interface BuildContainerOptions {
   frozen: boolean;
   fetch?: typeof fetch;
   signal?: AbortSignal;
+  /** Binhosts to look packages up on and to publish to (none: the store only). */
+  binhosts?: Binhosts;
 }
 
 export interface ContainerBuildResult {
   container: ResolvedContainer;
-  packages: { node: PackageNode; id: string; source: 'store' | 'build' }[];
+  packages: { node: PackageNode; id: string; source: PackageSource; binhost?: string }[];
   images: { format: 'oci' | 'aci'; path: string; digest: string }[];
 }
 
@@ -86,11 +101,25 @@ export async function buildContainer(
   const lock = lockContent(container, order, identities, learned);
   checkFrozen(container.lock, lock, options.frozen);
 
+  const warn = (message: string) => on({ type: 'warning', message });
+  const binhosts = options.binhosts ?? { lookup: [], close: async () => {} };
+  const lookup = new BinhostLookup(binhosts.lookup, { warn });
+  // Ask every binhost about everything the store lacks at once; the loop below then finds answers waiting.
+  if (binhosts.lookup.length > 0) {
+    await Promise.all(
+      order.map(async (node) => {
+        const { id } = known(identities.get(node)!, node);
+        if (!(await storedRecord(store, node, id))) await lookup.find(node.target, id);
+      }),
+    );
+  }
+
   const records = new Map<PackageNode, PackageRecord>();
   const packages: ContainerBuildResult['packages'] = [];
   const byId = new Map<string, PackageRecord>();
   for (const node of order) {
-    const { id, preimage } = known(identities.get(node)!, node);
+    const identity = known(identities.get(node)!, node);
+    const { id } = identity;
     const label = labels.get(node) ?? `dependency ${formatAtom(node.atom)}`;
     const done = byId.get(id);
     if (done) {
@@ -98,28 +127,42 @@ export async function buildContainer(
       continue;
     }
     on({ type: 'package', node, label, id, phase: 'lookup' });
-    let record = await storedRecord(store, node, id);
-    let source: 'store' | 'build' = 'store';
-    if (!record) {
-      on({ type: 'package', node, label, id, phase: 'building' });
-      const outcome = await buildPackage(
-        node,
-        { id, preimage },
-        {
-          store,
-          sandbox,
-          jobs: options.jobs,
-          ...(options.fetch ? { fetch: options.fetch } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        },
-      );
-      record = outcome.record;
-      source = outcome.built ? 'build' : 'store';
-    }
-    records.set(node, record);
-    byId.set(id, record);
-    packages.push({ node, id, source });
-    on({ type: 'package', node, label, id, phase: 'done', source, record });
+    const obtained = await obtainPackage(node, identity, {
+      store,
+      lookup,
+      build: {
+        sandbox,
+        jobs: options.jobs,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      ...(binhosts.upload ? { upload: binhosts.upload } : {}),
+      progress: (step) =>
+        on(
+          step.kind === 'build'
+            ? { type: 'package', node, label, id, phase: 'build' }
+            : { type: 'package', node, label, id, phase: step.kind, binhost: step.binhost },
+        ),
+      warn,
+    });
+    records.set(node, obtained.record);
+    byId.set(id, obtained.record);
+    packages.push({
+      node,
+      id,
+      source: obtained.source,
+      ...(obtained.binhost ? { binhost: obtained.binhost } : {}),
+    });
+    on({
+      type: 'package',
+      node,
+      label,
+      id,
+      phase: 'done',
+      source: obtained.source,
+      ...(obtained.binhost ? { binhost: obtained.binhost } : {}),
+      record: obtained.record,
+    });
   }
 
   const images: ContainerBuildResult['images'] = [];
@@ -129,6 +172,19 @@ export async function buildContainer(
     images.push(await assembleImage(workspace, image, records, output, on));
   }
   await writeLock(container.lock, lock);
+  if (binhosts.upload) {
+    on({ type: 'publish', binhost: binhosts.upload.name, phase: 'start' });
+    await publishContainer(
+      binhosts.upload,
+      container.vars['name'] ?? path.basename(container.dir),
+      container.vars['version'] ?? 'latest',
+      {
+        lock: container.lock.file,
+        images: images.map((i) => i.path),
+      },
+    );
+    on({ type: 'publish', binhost: binhosts.upload.name, phase: 'done' });
+  }
   return { container, packages, images };
 }
 

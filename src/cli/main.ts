@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { BuilditError } from '../errors.ts';
 import { buildCommand } from './commands/build.ts';
 import { hashCommand } from './commands/hash.ts';
+import { keygenCommand } from './commands/keygen.ts';
 import { planCommand } from './commands/plan.ts';
 import type { CliIO, CommonOptions } from './io.ts';
 import { Reporter } from './report.ts';
@@ -58,6 +59,12 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .option('-j, --jobs <n>', 'parallel jobs within a build (default: number of cores)')
     .option('--sandbox <mode>', 'build sandbox: auto, on or off (bubblewrap)', 'auto')
     .option('--frozen', 'fail if container.lock would change')
+    .option(
+      '--discover <spec>',
+      'binhost locations and options, comma separated (repeatable): --discover=github.com/sysadmin42/containers,push=True',
+      collect,
+    )
+    .option('--push', "publish new packages, the container spec and images to the config's repository")
     .option('--offline', 'use the local store only (binhosts are not consulted)')
     .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
     .action(act(buildCommand));
@@ -68,8 +75,18 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       'show every package of a container with its identity, and whether it comes from the store or a build',
     )
     .option('--var <key=value>', 'override a variable (repeatable)', collect)
+    .option('--discover <spec>', 'binhost locations to look packages up on (repeatable)', collect)
+    .option('--offline', 'the local store only')
     .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
     .action(act(planCommand));
+
+  common(program.command('keygen'))
+    .argument('<name>', 'the key name (keyId in signatures)')
+    .description(
+      'write an Ed25519 key pair: <name>.sec (keep secret; signing-key:) and <name>.pub (share; trusted-keys:)',
+    )
+    .option('--out <dir>', 'where to write the two files (default: the current folder)')
+    .action(act(keygenCommand));
 
   common(program.command('hash'))
     .argument('<pkg>', 'a package folder (holds pkg.yaml) or an atom such as app-misc/hello-1.0')

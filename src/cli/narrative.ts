@@ -28,6 +28,11 @@ export class Narrative {
     this.io.stdout.write(`${text}\n`);
   }
 
+  /** Whether a step awaits its [OK] or [FAILED]. */
+  get isOpen(): boolean {
+    return this.open !== undefined;
+  }
+
   /** A step that ends in [OK] or [FAILED]. */
   begin(text: string): void {
     if (!this.enabled) return;

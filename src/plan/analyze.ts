@@ -7,6 +7,7 @@ import { computeIdentities, topoOrder, type Identity } from '../identity/identit
 import type { PackageNode, Target } from '../recipe/types.ts';
 import type { LocalStore } from '../store/store.ts';
 import type { Workspace } from '../workspace.ts';
+import type { BinhostLookup } from '../binhost/lookup.ts';
 import { makePlan, type PlanEntry } from './plan.ts';
 
 export interface Analysis {
@@ -20,7 +21,7 @@ export interface Analysis {
 
 export async function analyzeContainer(
   workspace: Workspace,
-  options: { dir: string; overrides: Record<string, string>; host: Target },
+  options: { dir: string; overrides: Record<string, string>; host: Target; lookup?: BinhostLookup },
 ): Promise<Analysis> {
   const container = await resolveContainer({ ...options, repositories: workspace.repositories });
   const toolchain = await workspace.toolchain();
@@ -29,7 +30,18 @@ export async function analyzeContainer(
   const order = topoOrder(roots);
   const inStore = await lookupStore(workspace.store, order, identities);
   const labels = new Map(container.packages.map((p) => [p.node, p.label]));
-  return { container, toolchain, identities, plan: makePlan(order, identities, inStore), labels };
+  const onBinhost = new Map<string, string>();
+  if (options.lookup) {
+    await Promise.all(
+      order.map(async (node) => {
+        const identity = identities.get(node);
+        if (!identity?.known || inStore.has(identity.id)) return;
+        const found = await options.lookup!.find(node.target, identity.id);
+        if (found) onBinhost.set(identity.id, found.binhost.name);
+      }),
+    );
+  }
+  return { container, toolchain, identities, plan: makePlan(order, identities, inStore, onBinhost), labels };
 }
 
 async function lookupStore(

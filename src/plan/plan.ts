@@ -5,18 +5,21 @@
 import type { Identity } from '../identity/identity.ts';
 import type { PackageNode } from '../recipe/types.ts';
 
-export type PackageSource = 'store' | 'build';
+export type PackageSource = 'store' | 'binhost' | 'build';
 
 export interface PlanEntry {
   node: PackageNode;
   identity: Identity;
   source: PackageSource;
+  /** The binhost that has it, when source is 'binhost'. */
+  binhost?: string;
 }
 
 export function makePlan(
   order: readonly PackageNode[],
   identities: ReadonlyMap<PackageNode, Identity>,
   inStore: ReadonlySet<string>,
+  onBinhost: ReadonlyMap<string, string> = new Map(),
 ): PlanEntry[] {
   const seen = new Set<string>();
   const entries: PlanEntry[] = [];
@@ -27,7 +30,11 @@ export function makePlan(
       if (seen.has(identity.id)) continue;
       seen.add(identity.id);
     }
-    entries.push({ node, identity, source: identity.known && inStore.has(identity.id) ? 'store' : 'build' });
+    const id = identity.known ? identity.id : undefined;
+    const binhost = id === undefined ? undefined : onBinhost.get(id);
+    if (id !== undefined && inStore.has(id)) entries.push({ node, identity, source: 'store' });
+    else if (binhost !== undefined) entries.push({ node, identity, source: 'binhost', binhost });
+    else entries.push({ node, identity, source: 'build' });
   }
   return entries;
 }

@@ -20,7 +20,14 @@ test('plan --json prints package lines and a result line', async () => {
   assert.equal(pkgs[0]!['version'], '1.0');
   assert.equal(pkgs[0]!['source'], 'build');
   assert.match(String(pkgs[0]!['id']), /^[0-9a-f]{64}$/);
-  assert.deepEqual(r.events.at(-1), { type: 'result', ok: true, packages: 1, store: 0, build: 1 });
+  assert.deepEqual(r.events.at(-1), {
+    type: 'result',
+    ok: true,
+    packages: 1,
+    store: 0,
+    binhost: 0,
+    build: 1,
+  });
 });
 
 test('plan resolves the seed example examples/nginx-prod; the unpinned remote patch leaves the identity pending', async () => {

@@ -1,6 +1,7 @@
 /** `buildit [build] <dir>`: build what the store lacks, then write the images. */
 import os from 'node:os';
 import path from 'node:path';
+import { openBinhosts } from '../../binhost/setup.ts';
 import { buildContainer, type BuildEvent } from '../../build/container-build.ts';
 import type { SandboxMode } from '../../build/sandbox.ts';
 import { hostTarget } from '../../build/toolchain.ts';
@@ -19,6 +20,8 @@ export interface BuildCommandOptions extends CommonOptions {
   sandbox?: string;
   frozen?: boolean;
   offline?: boolean;
+  discover?: string[];
+  push?: boolean;
 }
 
 export async function buildCommand(
@@ -41,6 +44,13 @@ export async function buildCommand(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let title = '';
+  const binhosts = await openBinhosts(workspace.config, {
+    discover: options.discover ?? [],
+    push: options.push ?? false,
+    offline: options.offline ?? false,
+    cwd: io.cwd,
+    env: io.env,
+  });
   try {
     const result = await buildContainer(
       workspace,
@@ -53,6 +63,7 @@ export async function buildCommand(
         jobs: parseJobs(options.jobs),
         frozen: options.frozen ?? false,
         signal: abort.signal,
+        binhosts,
       },
       (event) => {
         if (event.type === 'start') title = event.title;
@@ -60,11 +71,13 @@ export async function buildCommand(
       },
     );
     const built = result.packages.filter((p) => p.source === 'build').length;
+    const fromBinhosts = result.packages.filter((p) => p.source === 'binhost').length;
     report.event({
       type: 'result',
       ok: true,
       packages: result.packages.length,
       built,
+      fromBinhosts,
       images: result.images.map((i) => ({ format: i.format, path: i.path, digest: i.digest })),
     });
     for (const image of result.images) report.answerQuiet(`${image.digest} ${image.path}`);
@@ -73,6 +86,7 @@ export async function buildCommand(
     story.end(false);
     throw error;
   } finally {
+    await binhosts.close();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
@@ -87,48 +101,66 @@ function narrate(event: BuildEvent, story: Narrative, report: Reporter, title: s
     case 'package': {
       const { node, id } = event;
       const target = `${node.target.os}/${node.target.arch}`;
-      if (event.phase === 'lookup') {
-        story.line(
-          event.label.startsWith('dependency')
-            ? `Processing ${event.label} for ${target}.`
-            : `Processing package from '${event.label}' for ${target}.`,
-        );
-        story.line(`    HASH: ${id}`);
+      const phase = (name: string, extra: Record<string, unknown> = {}) =>
         report.event({
           type: 'phase',
-          phase: 'lookup',
+          phase: name,
           package: formatAtom(node.atom),
           id,
           status: 'start',
+          ...extra,
           time: Date.now(),
         });
-      } else if (event.phase === 'building') {
-        story.line(`    Can't find HASH in any known location...`);
-        story.begin('    Defaulting to local build...');
-        report.event({
-          type: 'phase',
-          phase: 'build',
-          package: formatAtom(node.atom),
-          id,
-          status: 'start',
-          time: Date.now(),
-        });
-      } else {
-        if (event.source === 'build') story.end(true);
-        else story.line(`    Found HASH in the local store`);
-        report.event({
-          type: 'package',
-          name: node.atom.name,
-          version: node.atom.version,
-          atom: formatAtom(node.atom),
-          target,
-          id,
-          source: event.source,
-          time: Date.now(),
-        });
+      switch (event.phase) {
+        case 'lookup':
+          story.line(
+            event.label.startsWith('dependency')
+              ? `Processing ${event.label} for ${target}.`
+              : `Processing package from '${event.label}' for ${target}.`,
+          );
+          story.line(`    HASH: ${id}`);
+          phase('lookup');
+          return;
+        case 'download':
+          story.begin(`    Downloading from '${event.binhost}'...`);
+          phase('download', { binhost: event.binhost });
+          return;
+        case 'build':
+          story.line(`    Can't find HASH in any known location...`);
+          story.begin('    Defaulting to local build...');
+          phase('build');
+          return;
+        case 'upload':
+          if (story.isOpen) story.end(true);
+          else story.line('    Found HASH in the local store');
+          story.begin(`    Uploading packages to '${event.binhost}'`);
+          phase('upload', { binhost: event.binhost });
+          return;
+        case 'done':
+          if (story.isOpen) story.end(true);
+          else if (event.source === 'store') story.line('    Found HASH in the local store');
+          report.event({
+            type: 'package',
+            name: node.atom.name,
+            version: node.atom.version,
+            atom: formatAtom(node.atom),
+            target,
+            id,
+            source: event.source,
+            ...(event.binhost ? { binhost: event.binhost } : {}),
+            time: Date.now(),
+          });
+          return;
       }
       return;
     }
+    case 'publish':
+      if (event.phase === 'start') story.begin(`Uploading container spec and image(s) to '${event.binhost}'`);
+      else {
+        story.end(true);
+        report.event({ type: 'push', binhost: event.binhost, what: 'container' });
+      }
+      return;
     case 'image':
       if (event.phase === 'start') story.begin(`Packaging ${title} as ${event.format.toUpperCase()}...`);
       else {
