@@ -13,13 +13,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { withRetry } from '../../src/binhost/retry.ts';
-import {
-  checkHostKey,
-  fingerprint,
-  openSftpBinhost,
-  parseKnownHosts,
-  type SftpBinhostOptions,
-} from '../../src/binhost/sftp.ts';
+import { checkHostKey, fingerprint, parseKnownHosts } from '../../src/binhost/known-hosts.ts';
+import { openSftpBinhost, type SftpBinhostOptions } from '../../src/binhost/sftp.ts';
 import { BinhostError } from '../../src/binhost/types.ts';
 import { startSshd, type SshdServer } from '../helpers/servers.ts';
 import { testdir } from '../helpers/testdir.ts';
