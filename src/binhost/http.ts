@@ -28,7 +28,8 @@ export interface HttpBinhostOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-const DEFAULT_MAX_SOCKETS = 16;
+// As many as the lookup keeps in flight (binhost/lookup.ts): a static file server takes that easily.
+const DEFAULT_MAX_SOCKETS = 32;
 const MAX_REDIRECTS = 5;
 
 // Network faults that may pass; anything certificate-shaped will not.
@@ -237,11 +238,13 @@ async function makeAgent(
     );
   }
   // An explicit `ca` replaces Node's default store, NODE_EXTRA_CA_CERTS included, so both are put back.
-  return new https.Agent({
-    keepAlive: true,
-    maxSockets,
+  // One secure context for every connection: given `ca` instead, Node parses the
+  // ~140 root certificates again per connection (measured: 16 parallel lookups
+  // took 2.5x longer than one at a time).
+  const secureContext = tls.createSecureContext({
     ca: [...tls.rootCertificates, ...(await extraCas()), pem],
   });
+  return new https.Agent({ keepAlive: true, maxSockets, secureContext });
 }
 
 async function extraCas(): Promise<string[]> {

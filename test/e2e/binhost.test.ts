@@ -5,7 +5,8 @@
  * folder — zero source builds, identical image digests. Then the faults.
  */
 import assert from 'node:assert/strict';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildit, builditBin, REPO, testEnv, type CliResult } from '../helpers/cli.ts';
@@ -17,6 +18,7 @@ import {
   type SshdServer,
 } from '../helpers/servers.ts';
 import { testdir } from '../helpers/testdir.ts';
+import { tool } from '../helpers/tools.ts';
 
 let sshd: SshdServer;
 let nginx: NginxServer;
@@ -191,4 +193,31 @@ test('an artifact tampered with on the server is rejected and rebuilt locally', 
   } finally {
     writeFileSync(blob, original);
   }
+});
+
+test('a binhost doubles as a source mirror: with the upstream gone, a build fetches its source by sha256', async () => {
+  const upstream = testdir({ 'pkg/data.txt': 'mirrored source\n' });
+  const tarball = path.join(upstream, 'src.tar.gz');
+  tool('tar', ['-czf', tarball, '-C', upstream, 'pkg']);
+  const sha = createHash('sha256').update(readFileSync(tarball)).digest('hex');
+  const recipe = `source:\n  - url: file://${tarball}\n    sha256: ${sha}\nuse:\n  loud: { default: false, enable: [LOUD=1] }\nbuild:\n  - install -D -m 0644 data.txt "$DESTDIR/usr/share/mirror/data.txt"\n`;
+  const setup = (config: string, use: string) => {
+    const root = testdir({
+      '.buildit-config.yaml': `recipes: [./recipes]\n${config}`,
+      'recipes/app-test/mirror/mirror-1.0.yaml': recipe,
+      'ctr/container.yaml': `- vars: { name: mirror, version: "1" }\n- package: { type: recipe, atom: app-test/mirror-1.0${use} }\n- image: { type: oci, content: "{}" }\n`,
+    });
+    return { ctr: path.join(root, 'ctr'), out: path.join(root, 'out'), env: testEnv() };
+  };
+  const a = setup(repositoryConfig(), '');
+  const pushed = await buildit([a.ctr, '-o', a.out, '--json', '--push'], { env: a.env });
+  assert.equal(pushed.code, 0, pushed.stdout + pushed.stderr);
+  rmSync(tarball);
+  // Another flag: another identity, so builder B must build, and its source is only on the binhost now.
+  const b = setup(`trusted-keys:\n  - ${pubLine}\n`, ', use: { with: [loud] }');
+  const r = await buildit([b.ctr, '-o', b.out, '--json', `--discover=${nginx.url},ca-file=${nginx.caFile}`], {
+    env: b.env,
+  });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.deepEqual(sources(r), ['build']);
 });
