@@ -14,7 +14,7 @@ import { Transform, type Readable } from 'node:stream';
 import tls from 'node:tls';
 import { redactUrl, redactUrlsIn } from '../util/redact.ts';
 import { layoutSegments } from './file.ts';
-import { BinhostError, type BinhostBackend } from './types.ts';
+import { BinhostError, NETWORK_CODES, type BinhostBackend } from './types.ts';
 
 export interface HttpBinhostOptions {
   /** The binhost's base URL, http: or https:, may carry `user:password@`. */
@@ -32,21 +32,7 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_SOCKETS = 32;
 const MAX_REDIRECTS = 5;
 
-// Network faults that may pass; anything certificate-shaped will not.
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EHOSTDOWN',
-  'UND_ERR_SOCKET',
-]);
+// Network faults may pass (NETWORK_CODES); anything certificate-shaped will not.
 const TLS_CODES = new Set([
   'CERT_HAS_EXPIRED',
   'CERT_NOT_YET_VALID',

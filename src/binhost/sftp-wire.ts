@@ -86,19 +86,6 @@ export const SFTP_NO_SUCH_FILE = 2;
 export const SFTP_PERMISSION_DENIED = 3;
 export const SFTP_NO_CONNECTION = 6;
 export const SFTP_CONNECTION_LOST = 7;
-export const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EHOSTDOWN',
-]);
 
 // ---------------------------------------------------------------------------
 // Streams with many requests in flight. ssh2's own streams wait for each

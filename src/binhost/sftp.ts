@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { addAbortSignal } from 'node:stream';
 import { BodyFailed, layoutSegments, pipeBody } from './file.ts';
-import { BinhostError, type BinhostBackend } from './types.ts';
+import { BinhostError, NETWORK_CODES, type BinhostBackend, type Location } from './types.ts';
 import { knownHostsName, checkHostKey, hostKeyAlgorithms, readKnownHosts } from './known-hosts.ts';
 import {
   type SftpStats,
@@ -26,29 +26,18 @@ import {
   SFTP_PERMISSION_DENIED,
   SFTP_NO_CONNECTION,
   SFTP_CONNECTION_LOST,
-  NETWORK_CODES,
   SftpUpload,
   SftpDownload,
   type Session,
 } from './sftp-wire.ts';
 
-export interface SftpBinhostOptions {
-  host: string;
-  port: number;
-  /** Default: $USER, else root. */
-  user?: string;
-  /** The binhost folder: relative to the login folder unless `absolute`. */
-  path: string;
-  absolute: boolean;
-  /** Private key file; default ~/.ssh/id_ed25519, then ~/.ssh/id_rsa (besides ssh-agent). */
-  identityFile?: string;
-  /** Default ~/.ssh/known_hosts. */
-  knownHosts?: string;
+/** Where (a Location of kind 'sftp'), plus the environment and patience. */
+export type SftpBinhostOptions = Omit<Extract<Location, { kind: 'sftp' }>, 'kind'> & {
   /** HOME, USER and SSH_AUTH_SOCK are read from here; default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Connecting, and silence on an open connection, fail (transient) after this long; default 30 s. */
   timeoutMs?: number;
-}
+};
 
 export function openSftpBinhost(options: SftpBinhostOptions): BinhostBackend {
   const env = options.env ?? process.env;

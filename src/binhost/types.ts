@@ -45,6 +45,22 @@ export class BinhostError extends BuilditError {
   }
 }
 
+/** Socket error codes of faults that may pass (the binhost may answer on a later try). */
+export const NETWORK_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'UND_ERR_SOCKET',
+]);
+
 /** Where a binhost is, after parsing a config entry or a --discover location (binhost/location.ts). */
 export type Location =
   | { kind: 'file'; root: string }
