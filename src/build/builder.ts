@@ -16,6 +16,7 @@ import { buildEnv } from './env.ts';
 import { runBuildLines } from './runner.ts';
 import type { Sandbox } from './sandbox.ts';
 import { prepareSources } from './sources.ts';
+import { unpackArchive } from './unpack.ts';
 
 export interface BuildOptions {
   store: LocalStore;
@@ -23,8 +24,11 @@ export interface BuildOptions {
   jobs: number;
   fetch?: typeof fetch;
   signal?: AbortSignal;
-  /** Installed trees of build dependencies, by identity (issue: package graphs). */
-  depTree?: (node: PackageNode) => string | undefined;
+  /**
+   * Artifacts the build needs installed: its build dependencies and their run
+   * dependencies (already in the store), each unpacked into its own tree.
+   */
+  buildDeps?: readonly { atom: string; hex: string }[];
 }
 
 export type BuildOutcome = { record: PackageRecord; built: boolean };
@@ -53,10 +57,13 @@ export async function buildPackage(
       const homeDir = path.join(work, 'home');
       await Promise.all([srcDir, destDir, homeDir].map((d) => mkdir(d, { recursive: true })));
       await prepareSources(store, node, srcDir, options.fetch ? { fetch: options.fetch } : {});
-      const buildDeps = node.deps.build.flatMap((dep) => {
-        const root = options.depTree?.(dep);
-        return root ? [{ atom: formatAtom(dep.atom), root }] : [];
-      });
+      const buildDeps = [];
+      for (const [i, dep] of (options.buildDeps ?? []).entries()) {
+        const root = path.join(work, 'deps', `${i}-${dep.atom.replace(/[^A-Za-z0-9._+-]/g, '_')}`);
+        await mkdir(root, { recursive: true });
+        await unpackArchive(store.blobFile(dep.hex), root, 0, dep.atom);
+        buildDeps.push({ atom: dep.atom, root });
+      }
       const env = buildEnv({ node, srcDir, destDir, homeDir, jobs: options.jobs, buildDeps });
       // The log holds this attempt only (a failed earlier attempt's lines would mislead).
       await rm(store.logFile(id), { force: true });

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { BuilditError } from '../errors.ts';
+import { BuilditError, BuilditErrors } from '../errors.ts';
 import {
   resolveContainer,
   type Layer,
@@ -27,6 +27,7 @@ import { renderTemplate } from '../template/render.ts';
 import type { Workspace } from '../workspace.ts';
 import { storedRecord } from './builder.ts';
 import { obtainPackage, type PackageSource } from './obtain.ts';
+import { runGraph, type GraphOutcome } from './scheduler.ts';
 import { BinhostLookup } from '../binhost/lookup.ts';
 import { publishContainer } from '../binhost/publish.ts';
 import type { Binhosts } from '../binhost/setup.ts';
@@ -54,6 +55,8 @@ export type BuildEvent =
       binhost?: string;
       record: PackageRecord;
     }
+  | { type: 'package'; node: PackageNode; label: string; id: string; phase: 'failed'; error: unknown }
+  | { type: 'package'; node: PackageNode; label: string; id: string; phase: 'skipped'; cause: PackageNode }
   | { type: 'publish'; binhost: string; phase: 'start' | 'done' }
   | { type: 'image'; format: 'oci' | 'aci'; phase: 'start'; name: string }
   | { type: 'image'; format: 'oci' | 'aci'; phase: 'done'; name: string; path: string; digest: string }
@@ -114,56 +117,80 @@ export async function buildContainer(
     );
   }
 
-  const records = new Map<PackageNode, PackageRecord>();
+  // One node per identity: two definitions with one identity are one package.
+  const idOf = new Map(order.map((node) => [node, known(identities.get(node)!, node).id]));
+  const nodeById = new Map<string, PackageNode>();
+  for (const node of order) if (!nodeById.has(idOf.get(node)!)) nodeById.set(idOf.get(node)!, node);
+  const canonical = (node: PackageNode) => nodeById.get(idOf.get(node)!)!;
+  const recordsById = new Map<string, PackageRecord>();
   const packages: ContainerBuildResult['packages'] = [];
-  const byId = new Map<string, PackageRecord>();
-  for (const node of order) {
-    const identity = known(identities.get(node)!, node);
-    const { id } = identity;
-    const label = labels.get(node) ?? `dependency ${formatAtom(node.atom)}`;
-    const done = byId.get(id);
-    if (done) {
-      records.set(node, done);
-      continue;
+
+  const outcome = await runGraph(
+    [...nodeById.values()],
+    (node) => [...node.deps.build, ...node.deps.run].map(canonical),
+    options.jobs,
+    async (node) => {
+      const identity = known(identities.get(node)!, node);
+      const { id } = identity;
+      const label = labels.get(node) ?? `dependency ${formatAtom(node.atom)}`;
+      on({ type: 'package', node, label, id, phase: 'lookup' });
+      try {
+        const obtained = await obtainPackage(node, identity, {
+          store,
+          lookup,
+          build: {
+            sandbox,
+            jobs: options.jobs,
+            buildDeps: installedForBuild(node, idOf, recordsById),
+            ...(options.fetch ? { fetch: options.fetch } : {}),
+            ...(options.signal ? { signal: options.signal } : {}),
+          },
+          ...(binhosts.upload ? { upload: binhosts.upload } : {}),
+          progress: (step) =>
+            on(
+              step.kind === 'build'
+                ? { type: 'package', node, label, id, phase: 'build' }
+                : { type: 'package', node, label, id, phase: step.kind, binhost: step.binhost },
+            ),
+          warn,
+        });
+        recordsById.set(id, obtained.record);
+        packages.push({
+          node,
+          id,
+          source: obtained.source,
+          ...(obtained.binhost ? { binhost: obtained.binhost } : {}),
+        });
+        on({
+          type: 'package',
+          node,
+          label,
+          id,
+          phase: 'done',
+          source: obtained.source,
+          ...(obtained.binhost ? { binhost: obtained.binhost } : {}),
+          record: obtained.record,
+        });
+      } catch (error) {
+        on({ type: 'package', node, label, id, phase: 'failed', error });
+        throw error;
+      }
+    },
+  );
+  if (outcome.failed.size > 0) {
+    for (const [node, cause] of outcome.skipped) {
+      on({
+        type: 'package',
+        node,
+        label: labels.get(node) ?? 'dependency',
+        id: idOf.get(node)!,
+        phase: 'skipped',
+        cause,
+      });
     }
-    on({ type: 'package', node, label, id, phase: 'lookup' });
-    const obtained = await obtainPackage(node, identity, {
-      store,
-      lookup,
-      build: {
-        sandbox,
-        jobs: options.jobs,
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      },
-      ...(binhosts.upload ? { upload: binhosts.upload } : {}),
-      progress: (step) =>
-        on(
-          step.kind === 'build'
-            ? { type: 'package', node, label, id, phase: 'build' }
-            : { type: 'package', node, label, id, phase: step.kind, binhost: step.binhost },
-        ),
-      warn,
-    });
-    records.set(node, obtained.record);
-    byId.set(id, obtained.record);
-    packages.push({
-      node,
-      id,
-      source: obtained.source,
-      ...(obtained.binhost ? { binhost: obtained.binhost } : {}),
-    });
-    on({
-      type: 'package',
-      node,
-      label,
-      id,
-      phase: 'done',
-      source: obtained.source,
-      ...(obtained.binhost ? { binhost: obtained.binhost } : {}),
-      record: obtained.record,
-    });
+    throw failureReport(outcome);
   }
+  const records = new Map(order.map((node) => [node, recordsById.get(idOf.get(node)!)!]));
 
   const images: ContainerBuildResult['images'] = [];
   const output = path.resolve(options.output);
@@ -186,6 +213,52 @@ export async function buildContainer(
     on({ type: 'publish', binhost: binhosts.upload.name, phase: 'done' });
   }
   return { container, packages, images };
+}
+
+/** A build dependency's artifact and, transitively, its run dependencies' (each once). */
+function installedForBuild(
+  node: PackageNode,
+  idOf: ReadonlyMap<PackageNode, string>,
+  records: ReadonlyMap<string, PackageRecord>,
+): { atom: string; hex: string }[] {
+  const out = new Map<string, { atom: string; hex: string }>();
+  const add = (dep: PackageNode) => {
+    const id = idOf.get(dep)!;
+    if (out.has(id)) return;
+    out.set(id, {
+      atom: formatAtom(dep.atom),
+      hex: records.get(id)!.artifact.digest.replace(/^sha256:/, ''),
+    });
+    for (const run of dep.deps.run) add(run);
+  };
+  for (const dep of node.deps.build) add(dep);
+  return [...out.values()];
+}
+
+/** Every failure together, and which packages were not attempted because of them (exit 1 unless input was at fault). */
+function failureReport(outcome: GraphOutcome<PackageNode>): Error {
+  const errors: BuilditError[] = [];
+  for (const [node, error] of outcome.failed) {
+    if (error instanceof BuilditErrors) errors.push(...error.errors);
+    else if (error instanceof BuilditError) errors.push(error);
+    else return error instanceof Error ? error : new Error(`${formatAtom(node.atom)}: ${String(error)}`);
+  }
+  if (outcome.skipped.size > 0) {
+    const lines = [...outcome.skipped].map(
+      ([node, cause]) => `${formatAtom(node.atom)} (needs ${formatAtom(cause.atom)})`,
+    );
+    errors.push(
+      new BuilditError(
+        'BUILDIT_BUILD_SKIPPED',
+        `not built because a dependency failed: ${lines.join(', ')}`,
+        {
+          exitCode: 1,
+          hint: 'fix the failures above and run again: finished packages are kept in the store',
+        },
+      ),
+    );
+  }
+  return errors.length === 1 ? errors[0]! : new BuilditErrors(errors);
 }
 
 function lockContent(

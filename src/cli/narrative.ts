@@ -1,6 +1,8 @@
 /**
  * The seed's narrative: one line per phase ending in [OK] or [FAILED],
- * spinners only on a TTY (ora), plain lines otherwise.
+ * spinners only on a terminal (ora), plain lines otherwise. With parallel
+ * builds each package's lines are printed together once it is done, while a
+ * spinner on a terminal shows what is in flight.
  */
 import ora, { type Ora } from 'ora';
 import type { CliIO } from './io.ts';
@@ -23,9 +25,36 @@ export class Narrative {
     this.color = options.color && this.tty && !io.env['NO_COLOR'];
   }
 
+  /** Lines printed whole (above the spinner, if one spins). */
+  print(lines: readonly string[]): void {
+    if (!this.enabled || lines.length === 0) return;
+    const spinning = this.spinner?.isSpinning;
+    if (spinning) this.spinner!.clear();
+    this.io.stdout.write(`${lines.join('\n')}\n`);
+    if (spinning) this.spinner!.render();
+  }
+
   line(text: string): void {
-    if (!this.enabled) return;
-    this.io.stdout.write(`${text}\n`);
+    this.print([text]);
+  }
+
+  /** `text` padded, then [OK] or [FAILED]. */
+  step(text: string, ok: boolean): string {
+    const mark = ok ? this.paint('[OK]', 32) : this.paint('[FAILED]', 31);
+    return `${text}${' '.repeat(Math.max(1, WIDTH - text.length))}${mark}`;
+  }
+
+  /** What is in flight, on a terminal only; undefined stops the spinner. */
+  live(text: string | undefined): void {
+    if (!this.enabled || !this.tty) return;
+    if (text === undefined) {
+      this.spinner?.stop();
+      this.spinner = undefined;
+    } else if (this.spinner) {
+      this.spinner.text = text;
+    } else {
+      this.spinner = this.spin(text);
+    }
   }
 
   /** Whether a step awaits its [OK] or [FAILED]. */
@@ -33,41 +62,37 @@ export class Narrative {
     return this.open !== undefined;
   }
 
-  /** A step that ends in [OK] or [FAILED]. */
+  /** A single step that ends in [OK] or [FAILED] (images, publishing: one at a time). */
   begin(text: string): void {
     if (!this.enabled) return;
     this.open = text;
-    if (this.tty) {
-      this.spinner = ora({
-        text,
-        stream: this.io.stdout as NodeJS.WriteStream,
-        color: this.color ? 'cyan' : false,
-        isEnabled: true,
-      }).start();
-    } else {
-      this.io.stdout.write(text);
-    }
+    if (this.tty) this.spinner = this.spin(text);
+    else this.io.stdout.write(text);
   }
 
   end(ok: boolean): void {
     if (!this.enabled || this.open === undefined) return;
     const text = this.open;
     this.open = undefined;
-    const mark = ok ? this.paint('[OK]', 32) : this.paint('[FAILED]', 31);
     if (this.spinner) {
       this.spinner.stop();
       this.spinner = undefined;
-      this.io.stdout.write(`${pad(text)}${mark}\n`);
+      this.io.stdout.write(`${this.step(text, ok)}\n`);
     } else {
-      this.io.stdout.write(`${' '.repeat(Math.max(1, WIDTH - text.length))}${mark}\n`);
+      this.io.stdout.write(`${this.step(text, ok).slice(text.length)}\n`);
     }
+  }
+
+  private spin(text: string): Ora {
+    return ora({
+      text,
+      stream: this.io.stdout as NodeJS.WriteStream,
+      color: this.color ? 'cyan' : false,
+      isEnabled: true,
+    }).start();
   }
 
   private paint(text: string, code: number): string {
     return this.color ? `\u001b[${code}m${text}\u001b[0m` : text;
   }
-}
-
-function pad(text: string): string {
-  return `${text}${' '.repeat(Math.max(1, WIDTH - text.length))}`;
 }

@@ -43,7 +43,6 @@ export async function buildCommand(
   const onSignal = () => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let title = '';
   const binhosts = await openBinhosts(workspace.config, {
     discover: options.discover ?? [],
     push: options.push ?? false,
@@ -65,10 +64,7 @@ export async function buildCommand(
         signal: abort.signal,
         binhosts,
       },
-      (event) => {
-        if (event.type === 'start') title = event.title;
-        narrate(event, story, report, title);
-      },
+      narrator(story, report),
     );
     const built = result.packages.filter((p) => p.source === 'build').length;
     const fromBinhosts = result.packages.filter((p) => p.source === 'binhost').length;
@@ -83,6 +79,7 @@ export async function buildCommand(
     for (const image of result.images) report.answerQuiet(`${image.digest} ${image.path}`);
     return 0;
   } catch (error) {
+    story.live(undefined);
     story.end(false);
     throw error;
   } finally {
@@ -92,86 +89,133 @@ export async function buildCommand(
   }
 }
 
-function narrate(event: BuildEvent, story: Narrative, report: Reporter, title: string): void {
-  switch (event.type) {
-    case 'start':
-      story.line(`Building ${event.title}`);
-      report.event({ type: 'phase', phase: 'resolve', status: 'ok', title: event.title });
-      return;
-    case 'package': {
-      const { node, id } = event;
-      const target = `${node.target.os}/${node.target.arch}`;
-      const phase = (name: string, extra: Record<string, unknown> = {}) =>
-        report.event({
-          type: 'phase',
-          phase: name,
-          package: formatAtom(node.atom),
-          id,
-          status: 'start',
-          ...extra,
-          time: Date.now(),
-        });
-      switch (event.phase) {
-        case 'lookup':
-          story.line(
-            event.label.startsWith('dependency')
-              ? `Processing ${event.label} for ${target}.`
-              : `Processing package from '${event.label}' for ${target}.`,
-          );
-          story.line(`    HASH: ${id}`);
-          phase('lookup');
-          return;
-        case 'download':
-          story.begin(`    Downloading from '${event.binhost}'...`);
-          phase('download', { binhost: event.binhost });
-          return;
-        case 'build':
-          story.line(`    Can't find HASH in any known location...`);
-          story.begin('    Defaulting to local build...');
-          phase('build');
-          return;
-        case 'upload':
-          if (story.isOpen) story.end(true);
-          else story.line('    Found HASH in the local store');
-          story.begin(`    Uploading packages to '${event.binhost}'`);
-          phase('upload', { binhost: event.binhost });
-          return;
-        case 'done':
-          if (story.isOpen) story.end(true);
-          else if (event.source === 'store') story.line('    Found HASH in the local store');
+/**
+ * Turns build events into the narrative and --json lines. A package's lines
+ * are kept until it is done and printed together, so parallel builds do not
+ * interleave; the step in progress ends with [OK] or [FAILED].
+ */
+function narrator(story: Narrative, report: Reporter): (event: BuildEvent) => void {
+  let title = '';
+  const blocks = new Map<string, { lines: string[]; pending?: string; atom: string }>();
+  const inFlight = () => {
+    const building = [...blocks.values()].filter((b) => b.pending).map((b) => b.atom);
+    story.live(building.length ? `${building.length} in progress: ${building.join(', ')}` : undefined);
+  };
+  const close = (block: { lines: string[]; pending?: string }, ok: boolean) => {
+    if (block.pending) block.lines.push(story.step(block.pending, ok));
+    delete block.pending;
+  };
+  return (event) => {
+    switch (event.type) {
+      case 'start':
+        title = event.title;
+        story.line(`Building ${event.title}`);
+        report.event({ type: 'phase', phase: 'resolve', status: 'ok', title: event.title });
+        return;
+      case 'package': {
+        const { node, id } = event;
+        const atom = formatAtom(node.atom);
+        const target = `${node.target.os}/${node.target.arch}`;
+        const phase = (name: string, extra: Record<string, unknown> = {}) =>
+          report.event({
+            type: 'phase',
+            phase: name,
+            package: atom,
+            id,
+            status: 'start',
+            ...extra,
+            time: Date.now(),
+          });
+        if (event.phase === 'skipped') {
+          story.line(`Skipping ${atom}: its dependency ${formatAtom(event.cause.atom)} failed.`);
           report.event({
             type: 'package',
             name: node.atom.name,
             version: node.atom.version,
-            atom: formatAtom(node.atom),
+            atom,
             target,
             id,
-            source: event.source,
-            ...(event.binhost ? { binhost: event.binhost } : {}),
-            time: Date.now(),
+            source: 'skipped',
           });
           return;
+        }
+        if (event.phase === 'lookup') {
+          blocks.set(id, {
+            atom,
+            lines: [
+              event.label.startsWith('dependency')
+                ? `Processing ${event.label} for ${target}.`
+                : `Processing package from '${event.label}' for ${target}.`,
+              `    HASH: ${id}`,
+            ],
+          });
+          phase('lookup');
+          return;
+        }
+        const block = blocks.get(id)!;
+        switch (event.phase) {
+          case 'download':
+            block.pending = `    Downloading from '${event.binhost}'...`;
+            phase('download', { binhost: event.binhost });
+            break;
+          case 'build':
+            block.lines.push(`    Can't find HASH in any known location...`);
+            block.pending = '    Defaulting to local build...';
+            phase('build');
+            break;
+          case 'upload':
+            if (block.pending) close(block, true);
+            else block.lines.push('    Found HASH in the local store');
+            block.pending = `    Uploading packages to '${event.binhost}'`;
+            phase('upload', { binhost: event.binhost });
+            break;
+          case 'done':
+            if (block.pending) close(block, true);
+            else if (event.source === 'store') block.lines.push('    Found HASH in the local store');
+            blocks.delete(id);
+            story.print(block.lines);
+            report.event({
+              type: 'package',
+              name: node.atom.name,
+              version: node.atom.version,
+              atom,
+              target,
+              id,
+              source: event.source,
+              ...(event.binhost ? { binhost: event.binhost } : {}),
+              time: Date.now(),
+            });
+            break;
+          case 'failed':
+            close(block, false);
+            blocks.delete(id);
+            story.print(block.lines);
+            report.event({ type: 'phase', phase: 'failed', package: atom, id, time: Date.now() });
+            break;
+        }
+        inFlight();
+        return;
       }
-      return;
+      case 'publish':
+        if (event.phase === 'start')
+          story.begin(`Uploading container spec and image(s) to '${event.binhost}'`);
+        else {
+          story.end(true);
+          report.event({ type: 'push', binhost: event.binhost, what: 'container' });
+        }
+        return;
+      case 'image':
+        if (event.phase === 'start') story.begin(`Packaging ${title} as ${event.format.toUpperCase()}...`);
+        else {
+          story.end(true);
+          report.event({ type: 'image', format: event.format, path: event.path, digest: event.digest });
+        }
+        return;
+      case 'warning':
+        report.warn(event.message);
+        return;
     }
-    case 'publish':
-      if (event.phase === 'start') story.begin(`Uploading container spec and image(s) to '${event.binhost}'`);
-      else {
-        story.end(true);
-        report.event({ type: 'push', binhost: event.binhost, what: 'container' });
-      }
-      return;
-    case 'image':
-      if (event.phase === 'start') story.begin(`Packaging ${title} as ${event.format.toUpperCase()}...`);
-      else {
-        story.end(true);
-        report.event({ type: 'image', format: event.format, path: event.path, digest: event.digest });
-      }
-      return;
-    case 'warning':
-      report.warn(event.message);
-      return;
-  }
+  };
 }
 
 function parseSandbox(value: string | undefined): SandboxMode {
