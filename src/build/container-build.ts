@@ -301,6 +301,8 @@ async function pinRemotePatches(
 ): Promise<Map<string, string>> {
   const learned = new Map<string, string>();
   for (const node of nodes) {
+    // url sources are pinned by their recipe; the lock records them too, so it names every remote input.
+    for (const source of node.sources) if (source.kind === 'url') learned.set(source.url, source.sha256);
     for (const patch of node.patches) {
       if (patch.kind !== 'url') continue;
       const sha256 =

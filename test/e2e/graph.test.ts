@@ -169,3 +169,28 @@ test('a remote patch is pinned on first fetch; changed bytes later are an error 
     server.close();
   }
 });
+
+test('several versions and flag choices of one package coexist in one store, each its own identity', async () => {
+  const g = graph({
+    'recipes/dev-test/lib/lib-2.0.yaml': LIB('two'),
+    'recipes/app-test/data/data-1.0.yaml':
+      'use:\n  big: { default: false, enable: [BIG=1] }\nbuild:\n  - mkdir -p "$DESTDIR/usr/share/data" && echo "data $BUILDIT_USE_BIG" > "$DESTDIR/usr/share/data/file"\n',
+    'one/container.yaml': `- vars: { name: one, version: "1" }\n- package: { type: recipe, atom: dev-test/lib-1.0 }\n- package: { type: recipe, atom: app-test/data-1.0 }\n- image: { type: oci, content: '{}' }\n`,
+    'two/container.yaml': `- vars: { name: two, version: "1" }\n- package: { type: recipe, atom: dev-test/lib-2.0 }\n- package: { type: recipe, atom: app-test/data-1.0, use: { with: [big] } }\n- image: { type: oci, content: '{}' }\n`,
+  });
+  const env = testEnv();
+  const one = await buildit([path.join(g.dir, 'one'), '-o', path.join(g.dir, 'out'), '--json'], { env });
+  const two = await buildit([path.join(g.dir, 'two'), '-o', path.join(g.dir, 'out'), '--json'], { env });
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(two.code, 0, two.stderr);
+  const ids = [...packages(one).values(), ...packages(two).values()].map((e) => e['id']);
+  assert.equal(new Set(ids).size, 4, 'four distinct identities');
+  for (const dir of ['one', 'two']) {
+    const plan = await buildit(['plan', path.join(g.dir, dir), '--json'], { env });
+    assert.deepEqual(
+      [...packages(plan).values()].map((e) => e['source']),
+      ['store', 'store'],
+      dir,
+    );
+  }
+});

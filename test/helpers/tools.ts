@@ -61,19 +61,24 @@ export function tool(
 }
 
 /** The one way podman runs an OCI layout on this kind of machine (DEVELOPERS.md). */
-export function podmanRun(layout: string, tag: string, command: string[] = []): string {
+export function podmanRun(
+  layout: string,
+  tag: string,
+  command: string[] = [],
+  options: { entrypoint?: string } = {},
+): string {
   // podman names the image after the path, and image names must be lowercase:
   // temp folders have capitals, so go through a lowercase symlink.
   const link = path.join(os.tmpdir(), `buildit-podman-${randomBytes(6).toString('hex')}`);
   symlinkSync(layout, link);
   try {
-    return podman(link, tag, command);
+    return podman(link, tag, command, options.entrypoint);
   } finally {
     rmSync(link, { force: true });
   }
 }
 
-function podman(layout: string, tag: string, command: string[]): string {
+function podman(layout: string, tag: string, command: string[], entrypoint: string | undefined): string {
   return tool('podman', [
     '--storage-driver=vfs',
     '--cgroup-manager=cgroupfs',
@@ -85,6 +90,7 @@ function podman(layout: string, tag: string, command: string[]): string {
     'nofile=1024:1024',
     '--ulimit',
     'nproc=1000:1000',
+    ...(entrypoint ? ['--entrypoint', entrypoint] : []),
     `oci:${layout}:${tag}`,
     ...command,
   ]);
