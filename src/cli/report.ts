@@ -1,5 +1,7 @@
 /** Rendering: human lines or `--json` objects (SPEC §3). The only printing code. */
 import { BuilditError, BuilditErrors } from '../errors.ts';
+import { formatAtom } from '../recipe/atom.ts';
+import type { PackageNode } from '../recipe/types.ts';
 import type { CliIO, CommonOptions } from './io.ts';
 
 export class Reporter {
@@ -32,6 +34,25 @@ export class Reporter {
 
   event(object: Record<string, unknown>): void {
     if (this.json) this.io.stdout.write(`${JSON.stringify(object)}\n`);
+  }
+
+  /** SPEC §3's `package` line: name, version, id, source, and where it came from. */
+  packageEvent(
+    node: PackageNode,
+    id: string | null,
+    source: string,
+    extra: Record<string, unknown> = {},
+  ): void {
+    this.event({
+      type: 'package',
+      name: node.atom.name,
+      version: node.atom.version,
+      atom: formatAtom(node.atom),
+      target: `${node.target.os}/${node.target.arch}`,
+      id,
+      source,
+      ...extra,
+    });
   }
 
   warn(message: string): void {

@@ -128,15 +128,7 @@ function narrator(story: Narrative, report: Reporter): (event: BuildEvent) => vo
           });
         if (event.phase === 'skipped') {
           story.line(`Skipping ${atom}: its dependency ${formatAtom(event.cause.atom)} failed.`);
-          report.event({
-            type: 'package',
-            name: node.atom.name,
-            version: node.atom.version,
-            atom,
-            target,
-            id,
-            source: 'skipped',
-          });
+          report.packageEvent(node, id, 'skipped');
           return;
         }
         if (event.phase === 'lookup') {
@@ -174,14 +166,7 @@ function narrator(story: Narrative, report: Reporter): (event: BuildEvent) => vo
             else if (event.source === 'store') block.lines.push('    Found HASH in the local store');
             blocks.delete(id);
             story.print(block.lines);
-            report.event({
-              type: 'package',
-              name: node.atom.name,
-              version: node.atom.version,
-              atom,
-              target,
-              id,
-              source: event.source,
+            report.packageEvent(node, id, event.source, {
               ...(event.binhost ? { binhost: event.binhost } : {}),
               time: Date.now(),
             });

@@ -52,14 +52,7 @@ export async function planCommand(
     const atom = formatAtom(node.atom);
     const label = labels.get(node) ?? 'dependency';
     const target = `${node.target.os}/${node.target.arch}`;
-    report.event({
-      type: 'package',
-      name: node.atom.name,
-      version: node.atom.version,
-      atom,
-      target,
-      id: identity.known ? identity.id : null,
-      source,
+    report.packageEvent(node, identity.known ? identity.id : null, source, {
       ...(entry.binhost ? { binhost: entry.binhost } : {}),
       ...(identity.known ? {} : { pending: identity.pending }),
     });
