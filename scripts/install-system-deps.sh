@@ -9,6 +9,7 @@ packages=(
   appc-spec oci-image-tool umoci skopeo              # validators the image tests run
   podman runc                                        # running the built image in the tests
   openssh-server openssh-client nginx openssl        # loopback binhost servers in the tests
+  docker-registry apache2-utils                      # the OCI distribution server (and htpasswd) in the registry tests
 )
 
 missing=()

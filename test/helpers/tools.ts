@@ -28,6 +28,8 @@ const PACKAGES: Record<string, string> = {
   openssl: 'openssl',
   unshare: 'util-linux',
   pgrep: 'procps',
+  'docker-registry': 'docker-registry',
+  htpasswd: 'apache2-utils',
 };
 
 export function requireTool(name: string): void {
