@@ -28,6 +28,15 @@ import type { Workspace } from '../workspace.ts';
 import { storedRecord } from './builder.ts';
 import { obtainPackage, type PackageSource } from './obtain.ts';
 import { runGraph, type GraphOutcome } from './scheduler.ts';
+import {
+  mergeConfig,
+  pullBase,
+  pushImage,
+  reference,
+  Registries,
+  type RegistryOptions,
+} from './registry-steps.ts';
+import type { ImageReference } from '../registry/reference.ts';
 import { BinhostLookup } from '../binhost/lookup.ts';
 import { publishContainer } from '../binhost/publish.ts';
 import type { Binhosts } from '../binhost/setup.ts';
@@ -58,6 +67,7 @@ export type BuildEvent =
   | { type: 'package'; node: PackageNode; label: string; id: string; phase: 'failed'; error: unknown }
   | { type: 'package'; node: PackageNode; label: string; id: string; phase: 'skipped'; cause: PackageNode }
   | { type: 'publish'; binhost: string; phase: 'start' | 'done' }
+  | { type: 'push'; ref: string; digest: string }
   | { type: 'image'; format: 'oci' | 'aci'; phase: 'start'; name: string }
   | { type: 'image'; format: 'oci' | 'aci'; phase: 'done'; name: string; path: string; digest: string }
   | { type: 'warning'; message: string };
@@ -74,6 +84,10 @@ export interface BuildContainerOptions {
   signal?: AbortSignal;
   /** Binhosts to look packages up on and to publish to (none: the store only). */
   binhosts?: Binhosts;
+  /** How to reach registries (base images, push:). */
+  registry?: RegistryOptions;
+  /** References to push the container's OCI image to (`buildit push`). */
+  push?: readonly string[];
 }
 
 export interface ContainerBuildResult {
@@ -92,6 +106,22 @@ export async function buildContainer(
 ): Promise<ContainerBuildResult> {
   const { store } = workspace;
   const container = await resolveContainer({ ...options, repositories: workspace.repositories });
+  // References are input: check them before anything is built.
+  for (const image of container.images) {
+    if (image.step.base) reference(image.step.base, image.step.locate(['base']));
+    image.step.push.forEach((text, i) => reference(text, image.step.locate(['push', i])));
+  }
+  const extraPush = (options.push ?? []).map((text) => reference(text, { file: '(command line)' }));
+  if (extraPush.length > 0 && container.images.filter((i) => i.step.type === 'oci').length !== 1) {
+    throw new BuilditError(
+      'BUILDIT_PUSH_WHICH_IMAGE',
+      'buildit push needs exactly one OCI image step in container.yaml',
+      {
+        location: { file: container.spec.file },
+        hint: "with several OCI image steps, list each one's references under its push:",
+      },
+    );
+  }
   on({ type: 'start', title: container.title });
   const sandbox = await resolveSandbox(options.sandbox);
   await store.init();
@@ -195,8 +225,14 @@ export async function buildContainer(
   const images: ContainerBuildResult['images'] = [];
   const output = path.resolve(options.output);
   await mkdir(output, { recursive: true });
+  const registries = new Registries(
+    options.registry ?? { insecure: [], env: process.env, home: process.env['HOME'] ?? '/' },
+  );
+  const ociSteps = container.images.filter((i) => i.step.type === 'oci');
   for (const image of container.images) {
-    images.push(await assembleImage(workspace, image, records, output, on));
+    // `buildit push <dir> <ref>…` pushes the container's OCI image (checked below to be one).
+    const extra = image === ociSteps[0] ? extraPush : [];
+    images.push(await assembleImage(workspace, image, records, output, on, registries, extra));
   }
   await writeLock(container.lock, lock);
   if (binhosts.upload) {
@@ -328,6 +364,8 @@ async function assembleImage(
   records: ReadonlyMap<PackageNode, PackageRecord>,
   output: string,
   on: (event: BuildEvent) => void,
+  registries: Registries,
+  extraPush: readonly ImageReference[],
 ): Promise<{ format: 'oci' | 'aci'; path: string; digest: string }> {
   const { store } = workspace;
   const step = image.step;
@@ -348,16 +386,24 @@ async function assembleImage(
     const layers = await imageLayers(workspace, image.layers, records, work, epoch);
     if (step.type === 'oci') {
       const target = path.join(output, `${name}.oci`);
+      const tag = step.tag ?? image.vars['version'] ?? 'latest';
+      const base = step.base
+        ? await pullBase(reference(step.base, step.locate(['base'])), image.target, store, registries)
+        : undefined;
       const result = await writeOciLayout(target, {
-        layers,
-        config: image.content as Record<string, unknown>,
+        layers: [...(base?.layers ?? []), ...layers],
+        config: mergeConfig(base?.config, image.content as Record<string, unknown>),
         os: image.target.os,
         arch: image.target.arch,
         created: epoch,
-        tag: step.tag ?? image.vars['version'] ?? 'latest',
+        tag,
         ...(image.vars['author'] ? { author: image.vars['author'] } : {}),
       });
       on({ type: 'image', format: 'oci', phase: 'done', name, path: target, digest: result.manifestDigest });
+      const refs = [...step.push.map((text, i) => reference(text, step.locate(['push', i]))), ...extraPush];
+      for (const pushed of await pushImage(target, tag, refs, registries, base?.ref)) {
+        on({ type: 'push', ref: pushed.ref, digest: pushed.digest });
+      }
       return { format: 'oci', path: target, digest: result.manifestDigest };
     }
     const target = path.join(output, `${name}-${image.target.os}-${image.target.arch}.aci`);

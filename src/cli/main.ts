@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BuilditError } from '../errors.ts';
-import { buildCommand } from './commands/build.ts';
+import { buildCommand, pushCommand } from './commands/build.ts';
 import { hashCommand } from './commands/hash.ts';
 import { keygenCommand } from './commands/keygen.ts';
 import { planCommand } from './commands/plan.ts';
@@ -67,7 +67,39 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .option('--push', "publish new packages, the container spec and images to the config's repository")
     .option('--offline', 'use the local store only (binhosts are not consulted)')
     .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
+    .option('--insecure-registry <host[:port]>', 'a registry reached over plain http (repeatable)', collect)
+    .option(
+      '--registry-ca <file>',
+      'a CA file for registries, besides the system CAs and NODE_EXTRA_CA_CERTS',
+    )
     .action(act(buildCommand));
+
+  common(program.command('push'))
+    .argument('<dir>', 'container dir (holds container.yaml)')
+    .argument(
+      '<ref...>',
+      'registry references to push the OCI image to, e.g. registry.example.org/team/app:1.0',
+    )
+    .description("build if needed, then push the container's OCI image to registries")
+    .option('-o, --output <dir>', "where images are written (default: the config's output:, else ./out)")
+    .option('--var <key=value>', 'override a variable (repeatable)', collect)
+    .option('-j, --jobs <n>', 'parallel jobs within a build (default: number of cores)')
+    .option('--sandbox <mode>', 'build sandbox: auto, on or off (bubblewrap)', 'auto')
+    .option('--frozen', 'fail if container.lock would change')
+    .option(
+      '--discover <spec>',
+      'binhost locations and options, comma separated (repeatable): --discover=github.com/sysadmin42/containers,push=True',
+      collect,
+    )
+    .option('--push', "publish new packages, the container spec and images to the config's repository")
+    .option('--offline', 'use the local store only (binhosts are not consulted)')
+    .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
+    .option('--insecure-registry <host[:port]>', 'a registry reached over plain http (repeatable)', collect)
+    .option(
+      '--registry-ca <file>',
+      'a CA file for registries, besides the system CAs and NODE_EXTRA_CA_CERTS',
+    )
+    .action(act(pushCommand));
 
   common(program.command('plan'))
     .argument('<dir>', 'container dir (holds container.yaml)')

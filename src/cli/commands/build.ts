@@ -22,10 +22,22 @@ export interface BuildCommandOptions extends CommonOptions {
   offline?: boolean;
   discover?: string[];
   push?: boolean;
+  insecureRegistry?: string[];
+  registryCa?: string;
 }
 
-export async function buildCommand(
+export function buildCommand(
   dir: string,
+  options: BuildCommandOptions,
+  io: CliIO,
+  report: Reporter,
+): Promise<number> {
+  return build(dir, [], options, io, report);
+}
+
+async function build(
+  dir: string,
+  pushTo: readonly string[],
   options: BuildCommandOptions,
   io: CliIO,
   report: Reporter,
@@ -63,6 +75,13 @@ export async function buildCommand(
         frozen: options.frozen ?? false,
         signal: abort.signal,
         binhosts,
+        registry: {
+          insecure: options.insecureRegistry ?? [],
+          ...(options.registryCa ? { caFile: path.resolve(io.cwd, options.registryCa) } : {}),
+          env: io.env,
+          home: io.env['HOME'] ?? os.homedir(),
+        },
+        push: pushTo,
       },
       narrator(story, report),
     );
@@ -196,6 +215,10 @@ function narrator(story: Narrative, report: Reporter): (event: BuildEvent) => vo
           report.event({ type: 'image', format: event.format, path: event.path, digest: event.digest });
         }
         return;
+      case 'push':
+        story.line(`Pushed ${event.ref} (${event.digest})`);
+        report.event({ type: 'push', ref: event.ref, digest: event.digest });
+        return;
       case 'warning':
         report.warn(event.message);
         return;
@@ -218,4 +241,15 @@ function parseJobs(value: string | undefined): number {
   throw new BuilditError('BUILDIT_USAGE_JOBS', `--jobs ${value}: expected a whole number >= 1`, {
     hint: 'e.g. -j2',
   });
+}
+
+/** `buildit push <dir> <ref>… [build options]`: build if needed, then push the container's OCI image. */
+export function pushCommand(
+  dir: string,
+  refs: string[],
+  options: BuildCommandOptions,
+  io: CliIO,
+  report: Reporter,
+): Promise<number> {
+  return build(dir, refs, options, io, report);
 }
