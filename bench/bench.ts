@@ -15,7 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { BinhostLookup } from '../src/binhost/lookup.ts';
 import { openBinhost } from '../src/binhost/open.ts';
 import { RemoteBinhost } from '../src/binhost/remote.ts';
-import { packLayer } from '../src/image/layer.ts';
+import { layerFromFile, packLayer } from '../src/image/layer.ts';
+import { writeOciLayout } from '../src/image/oci.ts';
+import { RegistryClient } from '../src/registry/client.ts';
+import { pushLayout } from '../src/registry/push.ts';
+import { parseReference } from '../src/registry/reference.ts';
+import { startRegistry } from '../test/helpers/registry.ts';
 import { recordPath } from '../src/store/layout.ts';
 import { LAYER_MEDIA_TYPE, RECORD_SCHEMA } from '../src/store/record.ts';
 import { generateKeyLines, parsePublicKey, parseSecretKey, signRecord } from '../src/trust/keys.ts';
@@ -142,12 +147,13 @@ function makeTree(dir: string, mib: number): void {
 async function benchPack(): Promise<void> {
   const tree = path.join(scratch, 'tree');
   makeTree(tree, 500);
-  const ours = await secondsAsync(async () =>
-    packLayer(await scanTree(tree, { normalizeModes: false }), {
+  let layer: Awaited<ReturnType<typeof packLayer>> | undefined;
+  const ours = await secondsAsync(async () => {
+    layer = await packLayer(await scanTree(tree, { normalizeModes: false }), {
       mtime: 0,
       file: path.join(scratch, 'ours.tar.gz'),
-    }),
-  );
+    });
+  });
   const gnu = seconds(() => {
     const r = spawnSync('sh', ['-c', `tar -cf - -C "${tree}" . | gzip -6 > "${scratch}/gnu.tar.gz"`]);
     if (r.status !== 0) throw new Error('tar | gzip failed');
@@ -160,6 +166,46 @@ async function benchPack(): Promise<void> {
     unit: 'x',
     note: 'lower is better; 1.0 = same speed',
   });
+  await benchPush(layer!);
+}
+
+/** Push a 500 MiB image to docker-registry on loopback: buildit against `skopeo copy` of the same layout (each to its own fresh registry). */
+async function benchPush(layer: Awaited<ReturnType<typeof packLayer>>): Promise<void> {
+  const layout = path.join(scratch, 'big.oci');
+  await writeOciLayout(layout, {
+    layers: [layerFromFile(layer.file, { ...layer, createdBy: 'bench' })],
+    config: {},
+    os: 'linux',
+    arch: 'amd64',
+    created: 0,
+    tag: '1',
+  });
+  const [a, b] = [await startRegistry('anonymous'), await startRegistry('anonymous')];
+  try {
+    const client = new RegistryClient({ registry: a.host, insecure: true, env: process.env });
+    const ours = await secondsAsync(() =>
+      pushLayout(layout, '1', parseReference(`${a.host}/bench/big:1`), client),
+    );
+    const theirs = seconds(() => {
+      const r = spawnSync(
+        'skopeo',
+        ['copy', '--dest-tls-verify=false', `oci:${layout}:1`, `docker://${b.host}/bench/big:1`],
+        { encoding: 'utf8' },
+      );
+      if (r.status !== 0) throw new Error(`skopeo copy failed: ${r.stderr}`);
+    });
+    rows.push({ name: 'push a 500 MiB image to a loopback registry (buildit)', value: ours, unit: 's' });
+    rows.push({ name: 'push a 500 MiB image: skopeo copy', value: theirs, unit: 's' });
+    rows.push({
+      name: 'push ratio buildit / skopeo',
+      value: ours / theirs,
+      unit: 'x',
+      note: 'target <= 1.2',
+    });
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
 }
 
 /** 200 identities looked up against nginx on loopback (TLS), all at once (bounded) against one by one. */
