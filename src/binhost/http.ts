@@ -14,7 +14,8 @@ import { Transform, type Readable } from 'node:stream';
 import tls from 'node:tls';
 import { redactUrl, redactUrlsIn } from '../util/redact.ts';
 import { layoutSegments } from './file.ts';
-import { BinhostError, NETWORK_CODES, type BinhostBackend } from './types.ts';
+import { NETWORK_CODES, TLS_CODES } from '../util/net-errors.ts';
+import { BinhostError, type BinhostBackend } from './types.ts';
 
 export interface HttpBinhostOptions {
   /** The binhost's base URL, http: or https:, may carry `user:password@`. */
@@ -33,20 +34,6 @@ const DEFAULT_MAX_SOCKETS = 32;
 const MAX_REDIRECTS = 5;
 
 // Network faults may pass (NETWORK_CODES); anything certificate-shaped will not.
-const TLS_CODES = new Set([
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 export function openHttpBinhost(options: HttpBinhostOptions): BinhostBackend {
   const shown = redactUrl(options.url);
   const { base, query, authorization } = parseBase(options.url, shown);

@@ -6,6 +6,8 @@
 import type { Readable } from 'node:stream';
 import { BuilditError } from '../errors.ts';
 
+export { NETWORK_CODES } from '../util/net-errors.ts';
+
 export interface BinhostBackend {
   /** For messages and logs; credentials redacted. */
   readonly describe: string;
@@ -44,22 +46,6 @@ export class BinhostError extends BuilditError {
     this.transient = options.transient;
   }
 }
-
-/** Socket error codes of faults that may pass (the binhost may answer on a later try). */
-export const NETWORK_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EHOSTDOWN',
-  'UND_ERR_SOCKET',
-]);
 
 /** Where a binhost is, after parsing a config entry or a --discover location (binhost/location.ts). */
 export type Location =

@@ -27,6 +27,29 @@ function common(command: Command): Command {
     .option('--config <file>', 'use this .buildit-config.yaml');
 }
 
+/** Options of the commands that build (build, push). */
+function buildOptions(command: Command): Command {
+  return command
+    .option('-o, --output <dir>', "where images are written (default: the config's output:, else ./out)")
+    .option('--var <key=value>', 'override a variable (repeatable)', collect)
+    .option('-j, --jobs <n>', 'parallel jobs within a build (default: number of cores)')
+    .option('--sandbox <mode>', 'build sandbox: auto, on or off (bubblewrap)', 'auto')
+    .option('--frozen', 'fail if container.lock would change')
+    .option(
+      '--discover <spec>',
+      'binhost locations and options, comma separated (repeatable): --discover=github.com/sysadmin42/containers,push=True',
+      collect,
+    )
+    .option('--push', "publish new packages, the container spec and images to the config's repository")
+    .option('--offline', 'use the local store only (binhosts are not consulted)')
+    .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
+    .option('--insecure-registry <host[:port]>', 'a registry reached over plain http (repeatable)', collect)
+    .option(
+      '--registry-ca <file>',
+      'a CA file for registries, besides the system CAs and NODE_EXTRA_CA_CERTS',
+    );
+}
+
 /** Run buildit with `argv` (without node and script); returns the exit code. */
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   let exitCode = 0;
@@ -51,55 +74,20 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       writeErr: (s) => io.stderr.write(s),
     });
 
-  common(program.command('build', { isDefault: true }))
-    .argument('<dir>', 'container dir (holds container.yaml)')
-    .description('build what the store lacks and write the images (the default command: `buildit <dir>`)')
-    .option('-o, --output <dir>', "where images are written (default: the config's output:, else ./out)")
-    .option('--var <key=value>', 'override a variable (repeatable)', collect)
-    .option('-j, --jobs <n>', 'parallel jobs within a build (default: number of cores)')
-    .option('--sandbox <mode>', 'build sandbox: auto, on or off (bubblewrap)', 'auto')
-    .option('--frozen', 'fail if container.lock would change')
-    .option(
-      '--discover <spec>',
-      'binhost locations and options, comma separated (repeatable): --discover=github.com/sysadmin42/containers,push=True',
-      collect,
-    )
-    .option('--push', "publish new packages, the container spec and images to the config's repository")
-    .option('--offline', 'use the local store only (binhosts are not consulted)')
-    .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
-    .option('--insecure-registry <host[:port]>', 'a registry reached over plain http (repeatable)', collect)
-    .option(
-      '--registry-ca <file>',
-      'a CA file for registries, besides the system CAs and NODE_EXTRA_CA_CERTS',
-    )
-    .action(act(buildCommand));
+  buildOptions(
+    common(program.command('build', { isDefault: true }))
+      .argument('<dir>', 'container dir (holds container.yaml)')
+      .description('build what the store lacks and write the images (the default command: `buildit <dir>`)'),
+  ).action(act(buildCommand));
 
-  common(program.command('push'))
+  const pushCmd = common(program.command('push'))
     .argument('<dir>', 'container dir (holds container.yaml)')
     .argument(
       '<ref...>',
       'registry references to push the OCI image to, e.g. registry.example.org/team/app:1.0',
     )
-    .description("build if needed, then push the container's OCI image to registries")
-    .option('-o, --output <dir>', "where images are written (default: the config's output:, else ./out)")
-    .option('--var <key=value>', 'override a variable (repeatable)', collect)
-    .option('-j, --jobs <n>', 'parallel jobs within a build (default: number of cores)')
-    .option('--sandbox <mode>', 'build sandbox: auto, on or off (bubblewrap)', 'auto')
-    .option('--frozen', 'fail if container.lock would change')
-    .option(
-      '--discover <spec>',
-      'binhost locations and options, comma separated (repeatable): --discover=github.com/sysadmin42/containers,push=True',
-      collect,
-    )
-    .option('--push', "publish new packages, the container spec and images to the config's repository")
-    .option('--offline', 'use the local store only (binhosts are not consulted)')
-    .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
-    .option('--insecure-registry <host[:port]>', 'a registry reached over plain http (repeatable)', collect)
-    .option(
-      '--registry-ca <file>',
-      'a CA file for registries, besides the system CAs and NODE_EXTRA_CA_CERTS',
-    )
-    .action(act(pushCommand));
+    .description("build if needed, then push the container's OCI image to registries");
+  buildOptions(pushCmd).action(act(pushCommand));
 
   common(program.command('plan'))
     .argument('<dir>', 'container dir (holds container.yaml)')

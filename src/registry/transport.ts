@@ -10,6 +10,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { RegistryError, shownUrl } from './errors.ts';
+import { NETWORK_CODES, TLS_CODES } from '../util/net-errors.ts';
 
 export interface Exchange {
   method: string;
@@ -25,35 +26,6 @@ export interface TransportOptions {
   timeoutMs?: number;
   maxSockets?: number;
 }
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EHOSTDOWN',
-]);
-
-const TLS_CODES = new Set([
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'EPROTO',
-]);
 
 export class Transport {
   readonly #options: TransportOptions;
@@ -137,7 +109,12 @@ export function networkError(method: string, url: URL, error: unknown, stalled =
   // OpenSSL's messages run over several lines of internals; the first says what happened.
   const reason = stalled ? 'the registry stopped answering' : ((error as Error).message.split('\n')[0] ?? '');
   const what = `${method} ${shownUrl(url)}: ${reason}`;
-  if (TLS_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_')) {
+  if (
+    TLS_CODES.has(code) ||
+    code === 'EPROTO' ||
+    code.startsWith('ERR_TLS_') ||
+    code.startsWith('ERR_SSL_')
+  ) {
     const altname = code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH';
     const plain = code === 'EPROTO' || code.startsWith('ERR_SSL_');
     return new RegistryError('BUILDIT_REGISTRY_TLS', `${what} (${code})`, {

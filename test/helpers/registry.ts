@@ -24,6 +24,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { testdir } from './testdir.ts';
+import { makeCertificates } from './servers.ts';
 import { requireTool } from './tools.ts';
 
 export type RegistryMode = 'anonymous' | 'basic' | 'token';
@@ -205,32 +206,6 @@ class Daemon {
 // ---------------------------------------------------------------------------------------------
 // Certificates
 
-const CA_CONFIG = `[req]
-distinguished_name = dn
-prompt = no
-x509_extensions = v3_ca
-[dn]
-CN = buildit test registry CA
-[v3_ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-`;
-
-const SERVER_CONFIG = `[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = 127.0.0.1
-[v3_server]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-`;
-
 const SIGNER_CONFIG = `[req]
 distinguished_name = dn
 prompt = no
@@ -247,55 +222,6 @@ interface Tls {
   ca: string;
   cert: string;
   key: string;
-}
-
-/** A temporary CA (1 day) and a server certificate for 127.0.0.1 and localhost signed by it. */
-async function makeCertificates(dir: string): Promise<Tls> {
-  const file = (name: string): string => path.join(dir, name);
-  writeFileSync(file('ca.cnf'), CA_CONFIG);
-  writeFileSync(file('server.cnf'), SERVER_CONFIG);
-  const key = ['-newkey', 'rsa:2048', '-nodes'];
-  await Promise.all([
-    run(
-      'openssl',
-      ['req', '-x509', ...key, '-days', '1', '-config', file('ca.cnf')].concat([
-        '-keyout',
-        file('ca.key'),
-        '-out',
-        file('ca.pem'),
-      ]),
-    ),
-    run(
-      'openssl',
-      ['req', '-new', ...key, '-config', file('server.cnf')].concat([
-        '-keyout',
-        file('server.key'),
-        '-out',
-        file('server.csr'),
-      ]),
-    ),
-  ]);
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    file('server.csr'),
-    '-CA',
-    file('ca.pem'),
-    '-CAkey',
-    file('ca.key'),
-    '-set_serial',
-    `0x${Date.now().toString(16)}${process.pid.toString(16)}`,
-    '-days',
-    '1',
-    '-extfile',
-    file('server.cnf'),
-    '-extensions',
-    'v3_server',
-    '-out',
-    file('server.pem'),
-  ]);
-  return { ca: file('ca.pem'), cert: file('server.pem'), key: file('server.key') };
 }
 
 /** The token signing key and its self-signed certificate (the registry's rootcertbundle). */

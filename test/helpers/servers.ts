@@ -506,7 +506,8 @@ authorityKeyIdentifier = keyid
 `;
 
 /** A temporary CA (1 day) and a server certificate for 127.0.0.1 and localhost signed by it. */
-async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+/** A temporary CA and a server certificate it signed, for 127.0.0.1 and localhost (RSA 2048, one day). */
+export async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
   const file = (name: string): string => path.join(dir, name);
   writeFileSync(file('ca.cnf'), CA_CONFIG);
   writeFileSync(file('server.cnf'), SERVER_CONFIG);
