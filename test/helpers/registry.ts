@@ -5,26 +5,14 @@
  * 127.0.0.1, temporary certificates and storage in its own temp folder; stop() ends it and removes
  * its files. Registries a test forgot to stop are killed when the test process exits.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import path from 'node:path';
 import { testdir } from './testdir.ts';
 import { makeCertificates } from './servers.ts';
+import { Daemon, freePort, listensOn, POLL_MS, run, running, signal, sleep } from './processes.ts';
 import { requireTool } from './tools.ts';
 
 export type RegistryMode = 'anonymous' | 'basic' | 'token';
@@ -63,145 +51,10 @@ const TOKEN_SERVICE = 'buildit-test-registry';
 const READY_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 const PORT_ATTEMPTS = 5;
-const POLL_MS = 50;
 const BIND_FAILED = /address already in use|cannot assign requested address|bind:/i;
 
 // ---------------------------------------------------------------------------------------------
 // Processes
-
-/** Killers of every registry still running, run when the test process exits. */
-const running = new Set<() => void>();
-process.on('exit', () => {
-  for (const kill of running) kill();
-});
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function run(command: string, args: string[]): Promise<string> {
-  requireTool(command);
-  return new Promise((resolve, reject) => {
-    execFile(command, args, { encoding: 'utf8', timeout: 120_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-/** A port that was free a moment ago (callers retry when the registry fails to bind it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Whether `pid` holds the socket listening on 127.0.0.1:`port` (not some other test's server). */
-function listensOn(pid: number, port: number): boolean {
-  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  const inodes = new Set<string>();
-  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[1] === local && fields[3] === '0A' && fields[9] !== undefined)
-      inodes.add(`socket:[${fields[9]}]`);
-  }
-  try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        return inodes.has(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  }
-}
-
-/** A server process (the registry, the token issuer); stdout and stderr go to `logFile`. */
-class Daemon {
-  readonly child: ChildProcess;
-  readonly pid: number;
-  private done = false;
-  private readonly exited: Promise<void>;
-
-  constructor(
-    command: string,
-    args: string[],
-    readonly logFile: string,
-    extraEnv: Record<string, string> = {},
-  ) {
-    // REGISTRY_* variables override the config file: none of the caller's may leak in.
-    const env = {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_'))),
-      ...extraEnv,
-    };
-    const fd = openSync(logFile, 'w');
-    try {
-      // detached: its own process group, so a Ctrl-C at the terminal reaches the test runner only.
-      this.child = spawn(command, args, { stdio: ['ignore', fd, fd], detached: true, env });
-    } finally {
-      closeSync(fd);
-    }
-    this.child.unref();
-    this.exited = new Promise((resolve) => {
-      const finish = (): void => {
-        this.done = true;
-        resolve();
-      };
-      this.child.once('exit', finish);
-      this.child.once('error', finish);
-    });
-    if (this.child.pid === undefined) throw new Error(`could not start ${command} ${args.join(' ')}`);
-    this.pid = this.child.pid;
-  }
-
-  get running(): boolean {
-    return !this.done;
-  }
-
-  log(): string {
-    try {
-      return readFileSync(this.logFile, 'utf8').slice(-8000);
-    } catch {
-      return '';
-    }
-  }
-
-  /** SIGKILL its whole process group now. */
-  kill(): void {
-    if (this.running) signal(-this.pid, 'SIGKILL');
-  }
-
-  /** Whether it exited within `ms` (the wait keeps the test process alive). */
-  async waitExit(ms: number): Promise<boolean> {
-    if (this.done) return true;
-    this.child.ref();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    });
-    try {
-      return await Promise.race([this.exited.then(() => true), timeout]);
-    } finally {
-      clearTimeout(timer);
-      this.child.unref();
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Certificates
@@ -359,9 +212,14 @@ async function startTokenIssuer(
     service: TOKEN_SERVICE,
     counts,
   };
-  const daemon = new Daemon(process.execPath, ['-e', ISSUER_PROGRAM], path.join(dir, 'issuer.log'), {
-    BUILDIT_TOKEN_ISSUER: JSON.stringify(config),
-  });
+  const daemon = new Daemon(
+    process.execPath,
+    ['-e', ISSUER_PROGRAM],
+    path.join(dir, 'issuer.log'),
+    cleanEnv({
+      BUILDIT_TOKEN_ISSUER: JSON.stringify(config),
+    }),
+  );
   const killNow = (): void => daemon.kill();
   running.add(killNow);
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -506,7 +364,7 @@ export async function startRegistry(
       const port = await freePort();
       writeFileSync(config, registryConfig(port, dir, tls, auth, options.readonly ?? false));
       const args = ['serve', config];
-      const daemon = new Daemon('docker-registry', args, path.join(dir, 'registry.log'));
+      const daemon = new Daemon('docker-registry', args, path.join(dir, 'registry.log'), cleanEnv());
       const killNow = (): void => daemon.kill();
       running.add(killNow);
 
@@ -580,7 +438,12 @@ export async function startRegistry(
   }
 }
 
-/** Whether a process is still there (for tests checking that stop() left nothing behind). */
-export function processAlive(pid: number): boolean {
-  return existsSync(`/proc/${pid}`);
+/** The environment for our daemons: REGISTRY_* variables override the config file, so none of the caller's may leak in. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_'))),
+    ...extra,
+  };
 }
+
+export { processAlive } from './processes.ts';

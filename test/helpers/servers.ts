@@ -4,19 +4,9 @@
  * folder; stop() ends it and removes its files. Servers a test forgot to stop are killed when the
  * test process exits.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -24,6 +14,17 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { testdir } from './testdir.ts';
+import {
+  Daemon,
+  freePort,
+  listensOn,
+  POLL_MS,
+  processAlive,
+  run,
+  running,
+  signal,
+  sleep,
+} from './processes.ts';
 import { requireTool } from './tools.ts';
 
 export interface SshdServer {
@@ -75,28 +76,9 @@ export interface FaultProxy {
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 10_000;
 const PORT_ATTEMPTS = 5;
-const POLL_MS = 50;
 
 // ---------------------------------------------------------------------------------------------
 // Processes
-
-/** Killers of every server still running, run when the test process exits. */
-const running = new Set<() => void>();
-process.on('exit', () => {
-  for (const kill of running) kill();
-});
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** Parent of every process, from /proc. */
 function parents(): Map<number, number> {
@@ -144,102 +126,13 @@ function killTree(pid: number): void {
   for (const p of seen) signal(p, 'SIGKILL');
 }
 
-/** Whether `pid` holds the socket listening on 127.0.0.1:`port` (not some other test's server). */
-function listensOn(pid: number | undefined, port: number): boolean {
-  if (pid === undefined) return false;
-  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  const inodes = new Set<string>();
-  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[1] === local && fields[3] === '0A' && fields[9] !== undefined)
-      inodes.add(`socket:[${fields[9]}]`);
-  }
-  try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        return inodes.has(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  }
-}
-
-function alive(pid: number): boolean {
-  return existsSync(`/proc/${pid}`);
-}
-
 async function waitGone(pids: number[], ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
-  while (pids.some(alive)) {
+  while (pids.some(processAlive)) {
     if (Date.now() > deadline) return false;
     await sleep(POLL_MS);
   }
   return true;
-}
-
-/** A spawned server process; its stdout and stderr go to `logFile`. */
-class Daemon {
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly exited: Promise<void>;
-  private done = false;
-
-  constructor(
-    command: string,
-    args: string[],
-    readonly logFile: string,
-  ) {
-    const fd = openSync(logFile, 'w');
-    try {
-      // detached: its own process group, so a Ctrl-C at the terminal reaches the test runner only.
-      this.child = spawn(command, args, { stdio: ['ignore', fd, fd], detached: true });
-    } finally {
-      closeSync(fd);
-    }
-    // A server a test forgot to stop must not keep the test process alive (the exit hook kills it).
-    this.child.unref();
-    this.exited = new Promise((resolve) => {
-      const finish = (): void => {
-        this.done = true;
-        resolve();
-      };
-      this.child.once('exit', finish);
-      this.child.once('error', finish);
-    });
-    if (this.child.pid === undefined) throw new Error(`could not start ${command} ${args.join(' ')}`);
-    this.pid = this.child.pid;
-  }
-
-  get running(): boolean {
-    return !this.done;
-  }
-
-  log(): string {
-    try {
-      return readFileSync(this.logFile, 'utf8').slice(-8000);
-    } catch {
-      return '';
-    }
-  }
-
-  /** Whether it exited within `ms` (the wait keeps the test process alive). */
-  async waitExit(ms: number): Promise<boolean> {
-    if (this.done) return true;
-    this.child.ref();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    });
-    try {
-      return await Promise.race([this.exited.then(() => true), timeout]);
-    } finally {
-      clearTimeout(timer);
-      this.child.unref();
-    }
-  }
 }
 
 /**
@@ -272,28 +165,6 @@ function systemTool(name: string): string {
   }
   requireTool(name); // fails with the command that installs it
   return name;
-}
-
-function run(command: string, args: string[]): Promise<string> {
-  requireTool(command);
-  return new Promise((resolve, reject) => {
-    execFile(command, args, { encoding: 'utf8', timeout: 120_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-/** A port that was free a moment ago (callers retry when a server fails to bind it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const BIND_FAILED = /address already in use|cannot bind|bind\(\) to .* failed/i;
