@@ -15,7 +15,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { addAbortSignal } from 'node:stream';
 import { BodyFailed, layoutSegments, pipeBody } from './file.ts';
-import { BinhostError, NETWORK_CODES, type BinhostBackend, type Location } from './types.ts';
+import { NETWORK_CODES } from '../util/net-errors.ts';
+import { BinhostError, type BinhostBackend, type Location } from './types.ts';
 import { knownHostsName, checkHostKey, hostKeyAlgorithms, readKnownHosts } from './known-hosts.ts';
 import {
   type SftpStats,

@@ -6,8 +6,6 @@
 import type { Readable } from 'node:stream';
 import { BuilditError } from '../errors.ts';
 
-export { NETWORK_CODES } from '../util/net-errors.ts';
-
 export interface BinhostBackend {
   /** For messages and logs; credentials redacted. */
   readonly describe: string;

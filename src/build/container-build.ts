@@ -28,14 +28,8 @@ import type { Workspace } from '../workspace.ts';
 import { storedRecord } from './builder.ts';
 import { obtainPackage, type PackageSource } from './obtain.ts';
 import { runGraph, type GraphOutcome } from './scheduler.ts';
-import {
-  mergeConfig,
-  pullBase,
-  pushImage,
-  reference,
-  Registries,
-  type RegistryOptions,
-} from './registry-steps.ts';
+import { mergeConfig } from '../image/base-config.ts';
+import { pullBase, pushImage, reference, Registries, type RegistryOptions } from './registry-steps.ts';
 import type { ImageReference } from '../registry/reference.ts';
 import { BinhostLookup } from '../binhost/lookup.ts';
 import { publishContainer } from '../binhost/publish.ts';

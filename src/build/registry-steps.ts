@@ -4,7 +4,6 @@
  * the finished OCI layout is pushed to. One client per registry per run.
  */
 import { BuilditError, type SourceLocation } from '../errors.ts';
-import { mergeConfig } from '../image/base-config.ts';
 import { LAYER_MEDIA_TYPE, type LayerBlob } from '../image/layer.ts';
 import type { Target } from '../recipe/types.ts';
 import { RegistryClient } from '../registry/client.ts';
@@ -128,8 +127,6 @@ export async function pullBase(
   }
   return { layers, config: base.config['config'] as Record<string, unknown> | undefined, ref };
 }
-
-export { mergeConfig };
 
 /** Push a written OCI layout to each reference; returns the manifest digests. */
 export async function pushImage(
