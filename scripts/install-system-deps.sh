@@ -10,6 +10,7 @@ packages=(
   podman runc                                        # running the built image in the tests
   openssh-server openssh-client nginx openssl        # loopback binhost servers in the tests
   docker-registry apache2-utils                      # the OCI distribution server (and htpasswd) in the registry tests
+  time                                               # peak memory (GNU time) in npm run bench
 )
 
 missing=()

@@ -13,9 +13,7 @@ import {
   type ResolvedContainer,
   type ResolvedImage,
 } from '../container/resolve.ts';
-import { checkFrozen, writeLock, type LockContent } from '../container/lock.ts';
-import { computeIdentities, topoOrder, type Identity } from '../identity/identity.ts';
-import type { Preimage } from '../identity/preimage.ts';
+import { writeLock } from '../container/lock.ts';
 import { writeAci } from '../image/aci.ts';
 import { packLayer, type LayerBlob } from '../image/layer.ts';
 import { writeOciLayout } from '../image/oci.ts';
@@ -34,7 +32,7 @@ import type { ImageReference } from '../registry/reference.ts';
 import { BinhostLookup } from '../binhost/lookup.ts';
 import { publishContainer } from '../binhost/publish.ts';
 import type { Binhosts } from '../binhost/setup.ts';
-import { fetchDistfile } from './fetch.ts';
+import { prepareGraph } from './prepare.ts';
 import { resolveSandbox, type SandboxMode } from './sandbox.ts';
 
 export type BuildEvent =
@@ -120,13 +118,8 @@ export async function buildContainer(
   const sandbox = await resolveSandbox(options.sandbox);
   await store.init();
 
-  const roots = container.packages.map((p) => p.node);
-  const order = topoOrder(roots);
-  const learned = await pinRemotePatches(workspace, order, options);
-  const identities = computeIdentities(roots, await workspace.toolchain());
-  const labels = new Map(container.packages.map((p) => [p.node, p.label]));
-  const lock = lockContent(container, order, identities, learned);
-  checkFrozen(container.lock, lock, options.frozen);
+  const graph = await prepareGraph(workspace, container, options);
+  const { order, idOf, labels, lock } = graph;
 
   const warn = (message: string) => on({ type: 'warning', message });
   const binhosts = options.binhosts ?? { lookup: [], close: async () => {} };
@@ -135,26 +128,21 @@ export async function buildContainer(
   if (binhosts.lookup.length > 0) {
     await Promise.all(
       order.map(async (node) => {
-        const { id } = known(identities.get(node)!, node);
+        const id = idOf.get(node)!;
         if (!(await storedRecord(store, node, id))) await lookup.find(node.target, id);
       }),
     );
   }
 
-  // One node per identity: two definitions with one identity are one package.
-  const idOf = new Map(order.map((node) => [node, known(identities.get(node)!, node).id]));
-  const nodeById = new Map<string, PackageNode>();
-  for (const node of order) if (!nodeById.has(idOf.get(node)!)) nodeById.set(idOf.get(node)!, node);
-  const canonical = (node: PackageNode) => nodeById.get(idOf.get(node)!)!;
   const recordsById = new Map<string, PackageRecord>();
   const packages: ContainerBuildResult['packages'] = [];
 
   const outcome = await runGraph(
-    [...nodeById.values()],
-    (node) => [...node.deps.build, ...node.deps.run].map(canonical),
+    graph.unique,
+    (node) => [...node.deps.build, ...node.deps.run].map(graph.canonical),
     options.jobs,
     async (node) => {
-      const identity = known(identities.get(node)!, node);
+      const identity = graph.identities.get(node)!;
       const { id } = identity;
       const label = labels.get(node) ?? `dependency ${formatAtom(node.atom)}`;
       on({ type: 'package', node, label, id, phase: 'lookup' });
@@ -289,67 +277,6 @@ function failureReport(outcome: GraphOutcome<PackageNode>): Error {
     );
   }
   return errors.length === 1 ? errors[0]! : new BuilditErrors(errors);
-}
-
-function lockContent(
-  container: ResolvedContainer,
-  order: readonly PackageNode[],
-  identities: ReadonlyMap<PackageNode, Identity>,
-  learned: ReadonlyMap<string, string>,
-): LockContent {
-  const labels = new Map(container.packages.map((p) => [p.node, p.label]));
-  return {
-    distfiles: Object.fromEntries([...learned].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
-    packages: order.map((node) => ({
-      atom: formatAtom(node.atom),
-      target: `${node.target.os}/${node.target.arch}`,
-      id: known(identities.get(node)!, node).id,
-      from: labels.get(node) ?? 'dependency',
-    })),
-  };
-}
-
-function known(identity: Identity, node: PackageNode): { id: string; preimage: Preimage } {
-  if (identity.known) return identity;
-  throw new BuilditError(
-    'BUILDIT_IDENTITY_PENDING',
-    `${formatAtom(node.atom)}: identity still pending (${identity.pending.join(', ')})`,
-    {
-      exitCode: 1,
-    },
-  );
-}
-
-/**
- * Remote patches without a sha256 are fetched before anything is built, and
- * their digest pinned (trust on first use, SPEC §2.5).
- */
-async function pinRemotePatches(
-  workspace: Workspace,
-  nodes: readonly PackageNode[],
-  options: BuildContainerOptions,
-): Promise<Map<string, string>> {
-  const learned = new Map<string, string>();
-  for (const node of nodes) {
-    // url sources are pinned by their recipe; the lock records them too, so it names every remote input.
-    for (const source of node.sources) if (source.kind === 'url') learned.set(source.url, source.sha256);
-    for (const patch of node.patches) {
-      if (patch.kind !== 'url') continue;
-      const sha256 =
-        patch.sha256 ??
-        (
-          await fetchDistfile(
-            workspace.store,
-            patch.ref,
-            undefined,
-            options.fetch ? { fetch: options.fetch } : {},
-          )
-        ).hex;
-      patch.sha256 = sha256;
-      learned.set(patch.ref, sha256);
-    }
-  }
-  return learned;
 }
 
 async function assembleImage(

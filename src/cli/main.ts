@@ -3,9 +3,12 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BuilditError } from '../errors.ts';
 import { buildCommand, pushCommand } from './commands/build.ts';
+import { gcCommand } from './commands/gc.ts';
 import { hashCommand } from './commands/hash.ts';
 import { keygenCommand } from './commands/keygen.ts';
 import { planCommand } from './commands/plan.ts';
+import { sbomCommand } from './commands/sbom.ts';
+import { verifyCommand } from './commands/verify.ts';
 import type { CliIO, CommonOptions } from './io.ts';
 import { Reporter } from './report.ts';
 
@@ -44,6 +47,7 @@ function buildOptions(command: Command): Command {
     .option('--offline', 'use the local store only (binhosts are not consulted)')
     .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
     .option('--insecure-registry <host[:port]>', 'a registry reached over plain http (repeatable)', collect)
+    .option('--strict-libs', 'fail when an image needs a shared library that no package in it provides')
     .option(
       '--registry-ca <file>',
       'a CA file for registries, besides the system CAs and NODE_EXTRA_CA_CERTS',
@@ -114,6 +118,32 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .option('--explain', 'print the pre-image the identity is the sha256 of')
     .addOption(new Option('--target <os/arch>', 'target platform (default: this host)'))
     .action(act(hashCommand));
+
+  common(program.command('verify'))
+    .argument('<dir>', 'container dir (holds container.yaml)')
+    .description(
+      "check the container's packages: with --rebuild, rebuild each from source in a fresh store and compare bytes",
+    )
+    .option('--rebuild', 'rebuild every package from source and compare it byte for byte')
+    .option('--var <key=value>', 'override a variable (repeatable)', collect)
+    .option('-j, --jobs <n>', 'parallel jobs (default: number of cores)')
+    .option('--sandbox <mode>', 'build sandbox: auto, on or off (bubblewrap)', 'auto')
+    .option('--discover <spec>', 'binhosts holding the artifacts to compare with (repeatable)', collect)
+    .option('--offline', 'compare with the local store only')
+    .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
+    .action(act(verifyCommand));
+
+  common(program.command('gc'))
+    .description('remove store entries that no container built in the last --keep-days days uses')
+    .option('--dry-run', 'list what would be removed, remove nothing')
+    .option('--keep-days <n>', 'keep what containers built in the last n days use', '30')
+    .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
+    .action(act(gcCommand));
+
+  common(program.command('sbom'))
+    .argument('<image>', 'an image buildit wrote: an OCI layout folder (.oci) or an .aci file')
+    .description("print an image's SPDX 2.3 SBOM (read from inside the image)")
+    .action(act(sbomCommand));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
