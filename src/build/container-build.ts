@@ -24,7 +24,7 @@ import type { PackageRecord } from '../store/record.ts';
 import { renderTemplate } from '../template/render.ts';
 import type { Workspace } from '../workspace.ts';
 import { storedRecord } from './builder.ts';
-import { obtainPackage, type PackageSource } from './obtain.ts';
+import { distfilesOf, obtainPackage, type PackageSource } from './obtain.ts';
 import { runGraph, type GraphOutcome } from './scheduler.ts';
 import { mergeConfig } from '../image/base-config.ts';
 import { pullBase, pushImage, reference, Registries, type RegistryOptions } from './registry-steps.ts';
@@ -32,8 +32,9 @@ import type { ImageReference } from '../registry/reference.ts';
 import { BinhostLookup } from '../binhost/lookup.ts';
 import { publishContainer } from '../binhost/publish.ts';
 import type { Binhosts } from '../binhost/setup.ts';
-import { prepareGraph } from './prepare.ts';
-import { resolveSandbox, type SandboxMode } from './sandbox.ts';
+import { prepareGraph, type PreparedGraph } from './prepare.ts';
+import { beginUse } from '../store/roots.ts';
+import { resolveSandbox, type Sandbox, type SandboxMode } from './sandbox.ts';
 
 export type BuildEvent =
   | { type: 'start'; title: string }
@@ -117,8 +118,36 @@ export async function buildContainer(
   on({ type: 'start', title: container.title });
   const sandbox = await resolveSandbox(options.sandbox);
   await store.init();
+  const run = { container, sandbox, extraPush };
 
   const graph = await prepareGraph(workspace, container, options);
+  const use = await beginUse(store, {
+    container: container.dir,
+    name: container.vars['name'] ?? path.basename(container.dir),
+    version: container.vars['version'] ?? 'latest',
+    packages: graph.unique.map((node) => ({ target: node.target, id: graph.idOf.get(node)! })),
+    distfiles: [...new Set([...graph.unique.flatMap(distfilesOf), ...Object.values(graph.lock.distfiles)])],
+  });
+  let ok = false;
+  try {
+    const result = await buildGraph(workspace, run, graph, options, on);
+    ok = true;
+    return result;
+  } finally {
+    await use.finish(ok);
+  }
+}
+
+/** Every package from the store, a binhost or a build; then the images, the lock, and publishing. */
+async function buildGraph(
+  workspace: Workspace,
+  run: { container: ResolvedContainer; sandbox: Sandbox; extraPush: readonly ImageReference[] },
+  graph: PreparedGraph,
+  options: BuildContainerOptions,
+  on: (event: BuildEvent) => void,
+): Promise<ContainerBuildResult> {
+  const { store } = workspace;
+  const { container, sandbox, extraPush } = run;
   const { order, idOf, labels, lock } = graph;
 
   const warn = (message: string) => on({ type: 'warning', message });
