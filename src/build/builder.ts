@@ -16,6 +16,8 @@ import { buildEnv } from './env.ts';
 import { runBuildLines } from './runner.ts';
 import type { Sandbox } from './sandbox.ts';
 import { prepareSources } from './sources.ts';
+import { patchAuthor } from './patch.ts';
+import { inventoryTree, type LibraryInventory } from '../image/libraries.ts';
 import { unpackArchive } from './unpack.ts';
 
 export interface BuildOptions {
@@ -81,8 +83,9 @@ export async function buildPackage(
         mtime: node.recipe.epoch,
         file: packed,
       });
+      const libraries = await inventoryTree(destDir);
       await store.adoptBlob(packed, layer.digest.replace(/^sha256:/, ''));
-      const record = makeRecord(node, identity, {
+      const record = await makeRecord(store, node, identity, libraries, {
         digest: layer.digest,
         size: layer.size,
         diffId: layer.diffId,
@@ -110,12 +113,25 @@ export async function storedRecord(
   return (await store.hasBlob(hex)) ? record : undefined;
 }
 
-function makeRecord(
+/** Identity, artifact, and what describes the package (SPEC §4: not identity, but in the record and SBOM). */
+async function makeRecord(
+  store: LocalStore,
   node: PackageNode,
   identity: { id: string; preimage: Preimage },
+  libraries: LibraryInventory,
   artifact: PackageRecord['artifact'],
-): PackageRecord {
+): Promise<PackageRecord> {
   const { metadata } = node;
+  const patches = [];
+  for (const p of node.patches) {
+    const author = (await patchAuthor(p.kind === 'url' ? store.blobFile(p.sha256!) : p.ref)) ?? p.author;
+    patches.push({
+      sha256: p.sha256,
+      ...(p.description === undefined ? {} : { description: p.description }),
+      ...(author === undefined ? {} : { author }),
+      ...(p.kind === 'url' ? { url: p.ref } : { file: path.basename(p.ref) }),
+    });
+  }
   return {
     schema: RECORD_SCHEMA,
     id: identity.id,
@@ -132,12 +148,9 @@ function makeRecord(
           ? { url: s.url, sha256: s.sha256 }
           : { path: path.basename(s.path), sha256: s.sha256 },
       ),
-      patches: node.patches.map((p) => ({
-        sha256: p.sha256,
-        ...(p.description === undefined ? {} : { description: p.description }),
-        ...(p.kind === 'url' ? { url: p.ref } : { file: path.basename(p.ref) }),
-      })),
+      patches,
       use: { ...node.use },
+      libraries,
     },
     signatures: [],
   };

@@ -3,31 +3,21 @@
  * store or build it, then assemble each image step's images. Reports
  * progress as events; the CLI decides how they look.
  */
-import { createReadStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { BuilditError, BuilditErrors } from '../errors.ts';
-import {
-  resolveContainer,
-  type Layer,
-  type ResolvedContainer,
-  type ResolvedImage,
-} from '../container/resolve.ts';
+import { BuilditError } from '../errors.ts';
+import { resolveContainer, type ResolvedContainer } from '../container/resolve.ts';
 import { writeLock } from '../container/lock.ts';
-import { writeAci } from '../image/aci.ts';
-import { packLayer, type LayerBlob } from '../image/layer.ts';
-import { writeOciLayout } from '../image/oci.ts';
-import { syncEntries } from '../image/sync-layer.ts';
 import { formatAtom } from '../recipe/atom.ts';
 import type { PackageNode, Target } from '../recipe/types.ts';
 import type { PackageRecord } from '../store/record.ts';
-import { renderTemplate } from '../template/render.ts';
 import type { Workspace } from '../workspace.ts';
 import { storedRecord } from './builder.ts';
 import { distfilesOf, obtainPackage, type PackageSource } from './obtain.ts';
-import { runGraph, type GraphOutcome } from './scheduler.ts';
-import { mergeConfig } from '../image/base-config.ts';
-import { pullBase, pushImage, reference, Registries, type RegistryOptions } from './registry-steps.ts';
+import { runGraph } from './scheduler.ts';
+import { failureReport, installedForBuild } from './graph-build.ts';
+import { reference, Registries, type RegistryOptions } from './registry-steps.ts';
+import { assembleImage, type AssembledImage, type ImageEvent } from './assemble.ts';
 import type { ImageReference } from '../registry/reference.ts';
 import { BinhostLookup } from '../binhost/lookup.ts';
 import { publishContainer } from '../binhost/publish.ts';
@@ -60,10 +50,7 @@ export type BuildEvent =
   | { type: 'package'; node: PackageNode; label: string; id: string; phase: 'failed'; error: unknown }
   | { type: 'package'; node: PackageNode; label: string; id: string; phase: 'skipped'; cause: PackageNode }
   | { type: 'publish'; binhost: string; phase: 'start' | 'done' }
-  | { type: 'push'; ref: string; digest: string }
-  | { type: 'image'; format: 'oci' | 'aci'; phase: 'start'; name: string }
-  | { type: 'image'; format: 'oci' | 'aci'; phase: 'done'; name: string; path: string; digest: string }
-  | { type: 'warning'; message: string };
+  | ImageEvent;
 
 export interface BuildContainerOptions {
   dir: string;
@@ -81,16 +68,15 @@ export interface BuildContainerOptions {
   registry?: RegistryOptions;
   /** References to push the container's OCI image to (`buildit push`). */
   push?: readonly string[];
+  /** A needed shared library that nothing in the image provides fails the build (else a warning). */
+  strictLibs?: boolean;
 }
 
 export interface ContainerBuildResult {
   container: ResolvedContainer;
   packages: { node: PackageNode; id: string; source: PackageSource; binhost?: string }[];
-  images: { format: 'oci' | 'aci'; path: string; digest: string }[];
+  images: AssembledImage[];
 }
-
-/** The default name of an image step's output. */
-const DEFAULT_IMAGE_NAME = '{{ name }}-{{ version }}';
 
 export async function buildContainer(
   workspace: Workspace,
@@ -229,7 +215,10 @@ async function buildGraph(
         cause,
       });
     }
-    throw failureReport(outcome);
+    throw failureReport(outcome, {
+      verb: 'built',
+      hint: 'fix the failures above and run again: finished packages are kept in the store',
+    });
   }
   const records = new Map(order.map((node) => [node, recordsById.get(idOf.get(node)!)!]));
 
@@ -243,7 +232,17 @@ async function buildGraph(
   for (const image of container.images) {
     // `buildit push <dir> <ref>…` pushes the container's OCI image (checked below to be one).
     const extra = image === ociSteps[0] ? extraPush : [];
-    images.push(await assembleImage(workspace, image, records, output, on, registries, extra));
+    images.push(
+      await assembleImage(image, {
+        workspace,
+        records,
+        output,
+        registries,
+        extraPush: extra,
+        strictLibs: options.strictLibs ?? false,
+        on,
+      }),
+    );
   }
   await writeLock(container.lock, lock);
   if (binhosts.upload) {
@@ -260,178 +259,4 @@ async function buildGraph(
     on({ type: 'publish', binhost: binhosts.upload.name, phase: 'done' });
   }
   return { container, packages, images };
-}
-
-/** A build dependency's artifact and, transitively, its run dependencies' (each once). */
-function installedForBuild(
-  node: PackageNode,
-  idOf: ReadonlyMap<PackageNode, string>,
-  records: ReadonlyMap<string, PackageRecord>,
-): { atom: string; hex: string }[] {
-  const out = new Map<string, { atom: string; hex: string }>();
-  const add = (dep: PackageNode) => {
-    const id = idOf.get(dep)!;
-    if (out.has(id)) return;
-    out.set(id, {
-      atom: formatAtom(dep.atom),
-      hex: records.get(id)!.artifact.digest.replace(/^sha256:/, ''),
-    });
-    for (const run of dep.deps.run) add(run);
-  };
-  for (const dep of node.deps.build) add(dep);
-  return [...out.values()];
-}
-
-/** Every failure together, and which packages were not attempted because of them (exit 1 unless input was at fault). */
-function failureReport(outcome: GraphOutcome<PackageNode>): Error {
-  const errors: BuilditError[] = [];
-  for (const [node, error] of outcome.failed) {
-    if (error instanceof BuilditErrors) errors.push(...error.errors);
-    else if (error instanceof BuilditError) errors.push(error);
-    else return error instanceof Error ? error : new Error(`${formatAtom(node.atom)}: ${String(error)}`);
-  }
-  if (outcome.skipped.size > 0) {
-    const lines = [...outcome.skipped].map(
-      ([node, cause]) => `${formatAtom(node.atom)} (needs ${formatAtom(cause.atom)})`,
-    );
-    errors.push(
-      new BuilditError(
-        'BUILDIT_BUILD_SKIPPED',
-        `not built because a dependency failed: ${lines.join(', ')}`,
-        {
-          exitCode: 1,
-          hint: 'fix the failures above and run again: finished packages are kept in the store',
-        },
-      ),
-    );
-  }
-  return errors.length === 1 ? errors[0]! : new BuilditErrors(errors);
-}
-
-async function assembleImage(
-  workspace: Workspace,
-  image: ResolvedImage,
-  records: ReadonlyMap<PackageNode, PackageRecord>,
-  output: string,
-  on: (event: BuildEvent) => void,
-  registries: Registries,
-  extraPush: readonly ImageReference[],
-): Promise<{ format: 'oci' | 'aci'; path: string; digest: string }> {
-  const { store } = workspace;
-  const step = image.step;
-  const name = renderTemplate(step.name ?? DEFAULT_IMAGE_NAME, image.vars, 'text', {
-    ...(step.name ? step.locate.text(['name']) : { location: step.locate() }),
-    what: 'image name',
-  });
-  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) {
-    throw new BuilditError('BUILDIT_IMAGE_NAME', `image name "${name}" is not a valid file name`, {
-      location: step.locate(step.name ? ['name'] : []),
-      hint: 'letters, digits, ".", "_", "+" and "-"; set name: on the image step',
-    });
-  }
-  on({ type: 'image', format: step.type, phase: 'start', name });
-  const work = await store.tempDir('image');
-  try {
-    const epoch = imageEpoch();
-    const layers = await imageLayers(workspace, image.layers, records, work, epoch);
-    if (step.type === 'oci') {
-      const target = path.join(output, `${name}.oci`);
-      const tag = step.tag ?? image.vars['version'] ?? 'latest';
-      const base = step.base
-        ? await pullBase(reference(step.base, step.locate(['base'])), image.target, store, registries)
-        : undefined;
-      const result = await writeOciLayout(target, {
-        layers: [...(base?.layers ?? []), ...layers],
-        config: mergeConfig(base?.config, image.content as Record<string, unknown>),
-        os: image.target.os,
-        arch: image.target.arch,
-        created: epoch,
-        tag,
-        ...(image.vars['author'] ? { author: image.vars['author'] } : {}),
-      });
-      on({ type: 'image', format: 'oci', phase: 'done', name, path: target, digest: result.manifestDigest });
-      const refs = [...step.push.map((text, i) => reference(text, step.locate(['push', i]))), ...extraPush];
-      for (const pushed of await pushImage(target, tag, refs, registries, base?.ref)) {
-        on({ type: 'push', ref: pushed.ref, digest: pushed.digest });
-      }
-      return { format: 'oci', path: target, digest: result.manifestDigest };
-    }
-    const target = path.join(output, `${name}-${image.target.os}-${image.target.arch}.aci`);
-    const result = await writeAci(target, {
-      layers,
-      manifest: image.content as Record<string, unknown>,
-      os: image.target.os,
-      arch: image.target.arch,
-      mtime: epoch,
-    });
-    on({ type: 'image', format: 'aci', phase: 'done', name, path: target, digest: result.imageId });
-    return { format: 'aci', path: target, digest: result.imageId };
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
-}
-
-/** Images are dated SOURCE_DATE_EPOCH when the caller sets it, else the epoch itself. */
-function imageEpoch(): number {
-  const value = Number(process.env['SOURCE_DATE_EPOCH'] ?? 0);
-  return Number.isInteger(value) && value >= 0 ? value : 0;
-}
-
-/**
- * One layer per package (its artifact, unchanged), its run dependencies
- * (transitively, each once per image) before it; one layer per sync step.
- */
-async function imageLayers(
-  workspace: Workspace,
-  layers: readonly Layer[],
-  records: ReadonlyMap<PackageNode, PackageRecord>,
-  work: string,
-  epoch: number,
-): Promise<LayerBlob[]> {
-  const out: LayerBlob[] = [];
-  const { store } = workspace;
-  const included = new Set<string>();
-  const addPackage = (node: PackageNode) => {
-    for (const dep of node.deps.run) addPackage(dep);
-    const record = records.get(node)!;
-    if (included.has(record.id)) return;
-    included.add(record.id);
-    const hex = record.artifact.digest.replace(/^sha256:/, '');
-    out.push({
-      digest: record.artifact.digest,
-      diffId: record.artifact.diffId,
-      size: record.artifact.size,
-      mediaType: record.artifact.mediaType,
-      open: () => store.openBlob(hex),
-      // The store verified the blob when it was written: the image writer may hardlink it.
-      file: store.blobFile(hex),
-      createdBy: `buildit package ${formatAtom(node.atom)} ${record.id}`,
-    });
-  };
-  for (const [i, layer] of layers.entries()) {
-    if (layer.kind === 'package') {
-      addPackage(layer.pkg.node);
-      continue;
-    }
-    const { sync } = layer;
-    const file = path.join(work, `sync-${i}.tar.gz`);
-    const packed = await packLayer(
-      await syncEntries([
-        {
-          src: sync.src,
-          isDir: sync.isDir,
-          dest: sync.step.dest,
-          ...(sync.step.mode === undefined ? {} : { mode: sync.step.mode }),
-          owner: sync.step.owner,
-        },
-      ]),
-      { mtime: epoch, file },
-    );
-    out.push({
-      ...packed,
-      open: () => createReadStream(file),
-      createdBy: `buildit sync ${sync.step.src} ${sync.step.dest}`,
-    });
-  }
-  return out;
 }

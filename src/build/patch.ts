@@ -8,7 +8,7 @@
  * go to a scratch file outside the tree; they are quoted in the hint.
  */
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -264,4 +264,29 @@ export function readPatchOutput(output: string): PatchReport {
     );
   }
   return report;
+}
+
+/** How much of a patch is searched for its mail header. */
+const HEADER_BYTES = 16 * 1024;
+
+/**
+ * The author a patch names in its mail header (`git format-patch`'s `From: Name <mail>`), read
+ * before the first diff line; undefined for a bare diff.
+ */
+export async function patchAuthor(file: string): Promise<string | undefined> {
+  const handle = await open(file, 'r');
+  let text: string;
+  try {
+    const buffer = Buffer.alloc(HEADER_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, HEADER_BYTES, 0);
+    text = buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+  for (const line of text.split('\n')) {
+    if (/^(---|\+\+\+|diff |Index: |@@ )/.test(line)) break;
+    const from = /^From: (.+)$/.exec(line.replace(/\r$/, ''));
+    if (from?.[1]) return from[1].trim().slice(0, 200);
+  }
+  return undefined;
 }

@@ -1,5 +1,4 @@
 /** The command line (SPEC §3): commander wiring, exit codes, error rendering. */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BuilditError } from '../errors.ts';
 import { buildCommand, pushCommand } from './commands/build.ts';
@@ -11,10 +10,7 @@ import { sbomCommand } from './commands/sbom.ts';
 import { verifyCommand } from './commands/verify.ts';
 import type { CliIO, CommonOptions } from './io.ts';
 import { Reporter } from './report.ts';
-
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
+import { BUILDIT_VERSION } from '../version.ts';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -70,7 +66,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
 
   const program = new Command('buildit')
     .description('Package-centric, source-based, reproducible container image builder')
-    .version(pkg.version, '-V, --version')
+    .version(BUILDIT_VERSION, '-V, --version')
     .exitOverride()
     .showSuggestionAfterError()
     .configureOutput({

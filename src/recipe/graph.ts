@@ -164,7 +164,7 @@ export class GraphResolver {
     const sources = await this.sources(recipe.sources, recipe.file, input.recipeRoot);
     const patches = [
       ...(await this.patches(def?.inline ? [] : recipe.patches, recipe.file, input.recipeRoot)),
-      ...(def ? await this.patches(def.patches, def.file, input.defRoot!) : []),
+      ...(def ? await this.patches(def.patches, def.file, input.defRoot!, def.author) : []),
     ];
     const depends = mergeDepends([
       recipe.depends,
@@ -235,10 +235,19 @@ export class GraphResolver {
     return out;
   }
 
-  private async patches(specs: readonly PatchSpec[], file: string, root: string): Promise<ResolvedPatch[]> {
+  /** `author`: who added the patches (a package definition's author:), for patches that do not name one. */
+  private async patches(
+    specs: readonly PatchSpec[],
+    file: string,
+    root: string,
+    author?: string,
+  ): Promise<ResolvedPatch[]> {
     const out: ResolvedPatch[] = [];
     for (const spec of specs) {
-      const description = spec.description === undefined ? {} : { description: spec.description };
+      const described = {
+        ...(spec.description === undefined ? {} : { description: spec.description }),
+        ...(author === undefined ? {} : { author }),
+      };
       if (spec.kind === 'url') {
         const pinned = spec.sha256 ?? this.options.pinned.get(spec.ref);
         out.push({
@@ -246,7 +255,7 @@ export class GraphResolver {
           ref: spec.ref,
           sha256: pinned,
           strip: spec.strip,
-          ...description,
+          ...described,
           location: spec.location,
         });
         continue;
@@ -281,7 +290,7 @@ export class GraphResolver {
         ref: local,
         sha256,
         strip: spec.strip,
-        ...description,
+        ...described,
         location: spec.location,
       });
     }

@@ -28,6 +28,8 @@ export interface ResolvedPatch {
   sha256: string | undefined;
   strip: number;
   description?: string;
+  /** Who added it (the package definition's author:); the patch's own mail header wins when it has one. */
+  author?: string;
   location: SourceLocation;
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyPatches, readPatchOutput, stripName } from '../../src/build/patch.ts';
+import { applyPatches, patchAuthor, readPatchOutput, stripName } from '../../src/build/patch.ts';
 import { BuilditError } from '../../src/errors.ts';
 import { requireTool } from '../helpers/tools.ts';
 import { testdir } from '../helpers/testdir.ts';
@@ -244,4 +244,14 @@ test('readPatchOutput reads GNU patch messages', () => {
   assert.deepEqual(readPatchOutput('patch: **** Only garbage was found in the patch input.').lines, [
     'Only garbage was found in the patch input.',
   ]);
+});
+
+test("a patch's author is the From: of its mail header; a bare diff names none", async () => {
+  const dir = testdir({
+    'mail.patch':
+      'From 1234abcd Mon Sep 17 00:00:00 2001\nFrom: Jane Doe <jane@example.org>\nDate: Sun, 1 Nov 2026 10:00:00 +0000\nSubject: [PATCH] fix\n\n---\n a.txt | 2 +-\n\ndiff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+b\n',
+    'bare.patch': '--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+From: not a header\n',
+  });
+  assert.equal(await patchAuthor(path.join(dir, 'mail.patch')), 'Jane Doe <jane@example.org>');
+  assert.equal(await patchAuthor(path.join(dir, 'bare.patch')), undefined);
 });

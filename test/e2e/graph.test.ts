@@ -63,12 +63,12 @@ test('build dependencies are visible to builds; run dependencies go into the ima
     'app-test/prog-b-1.0',
     'dev-test/lib-1.0',
   ]);
-  // The image: data (prog-a's and prog-b's run dependency, once), prog-a, prog-b; lib is a build dependency only.
+  // The image: data (prog-a's and prog-b's run dependency, once), prog-a, prog-b, the SBOM; lib is a build dependency only.
   const layout = path.join(g.dir, 'out/graph-1.oci');
   const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8'));
   const manifestHex = String(index.manifests[0].digest).slice('sha256:'.length);
   const manifest = JSON.parse(readFileSync(path.join(layout, 'blobs/sha256', manifestHex), 'utf8'));
-  assert.equal(manifest.layers.length, 3);
+  assert.equal(manifest.layers.length, 4);
 
   writeFiles(g.dir, { 'recipes/dev-test/lib/lib-1.0.yaml': LIB('changed') });
   const second = await buildit([g.ctr, '-o', path.join(g.dir, 'out'), '--json'], { env });

@@ -3,14 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { openBinhosts } from '../../binhost/setup.ts';
 import { buildContainer, type BuildEvent } from '../../build/container-build.ts';
-import type { SandboxMode } from '../../build/sandbox.ts';
 import { hostTarget } from '../../build/toolchain.ts';
-import { BuilditError } from '../../errors.ts';
 import { formatAtom } from '../../recipe/atom.ts';
 import { workspaceFor } from '../workspace.ts';
 import type { CliIO, CommonOptions } from '../io.ts';
 import { Narrative } from '../narrative.ts';
 import type { Reporter } from '../report.ts';
+import { parseJobs, parseSandbox } from '../options.ts';
 import { parseVars } from '../vars.ts';
 
 export interface BuildCommandOptions extends CommonOptions {
@@ -24,6 +23,7 @@ export interface BuildCommandOptions extends CommonOptions {
   push?: boolean;
   insecureRegistry?: string[];
   registryCa?: string;
+  strictLibs?: boolean;
 }
 
 export function buildCommand(
@@ -82,6 +82,7 @@ async function build(
           home: io.env['HOME'] ?? os.homedir(),
         },
         push: pushTo,
+        strictLibs: options.strictLibs ?? false,
       },
       narrator(story, report),
     );
@@ -93,7 +94,7 @@ async function build(
       packages: result.packages.length,
       built,
       fromBinhosts,
-      images: result.images.map((i) => ({ format: i.format, path: i.path, digest: i.digest })),
+      images: result.images.map((i) => ({ format: i.format, path: i.path, digest: i.digest, sbom: i.sbom })),
     });
     for (const image of result.images) report.answerQuiet(`${image.digest} ${image.path}`);
     return 0;
@@ -212,7 +213,13 @@ function narrator(story: Narrative, report: Reporter): (event: BuildEvent) => vo
         if (event.phase === 'start') story.begin(`Packaging ${title} as ${event.format.toUpperCase()}...`);
         else {
           story.end(true);
-          report.event({ type: 'image', format: event.format, path: event.path, digest: event.digest });
+          report.event({
+            type: 'image',
+            format: event.format,
+            path: event.path,
+            digest: event.digest,
+            sbom: event.sbom,
+          });
         }
         return;
       case 'push':
@@ -224,23 +231,6 @@ function narrator(story: Narrative, report: Reporter): (event: BuildEvent) => vo
         return;
     }
   };
-}
-
-function parseSandbox(value: string | undefined): SandboxMode {
-  const mode = value ?? 'auto';
-  if (mode === 'auto' || mode === 'on' || mode === 'off') return mode;
-  throw new BuilditError('BUILDIT_USAGE_SANDBOX', `--sandbox ${mode}: expected auto, on or off`, {
-    hint: 'e.g. --sandbox on',
-  });
-}
-
-function parseJobs(value: string | undefined): number {
-  if (value === undefined) return os.availableParallelism();
-  const jobs = Number(value);
-  if (Number.isInteger(jobs) && jobs >= 1) return jobs;
-  throw new BuilditError('BUILDIT_USAGE_JOBS', `--jobs ${value}: expected a whole number >= 1`, {
-    hint: 'e.g. -j2',
-  });
 }
 
 /** `buildit push <dir> <ref>… [build options]`: build if needed, then push the container's OCI image. */

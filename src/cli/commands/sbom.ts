@@ -1,13 +1,19 @@
-/** `buildit sbom`: placeholder, replaced by the SBOM work (issue 7). */
-import { BuilditError } from '../../errors.ts';
+/** `buildit sbom <image>`: print the SPDX SBOM an image carries. */
+import path from 'node:path';
+import { readImageSbom } from '../../image/sbom-read.ts';
 import type { CliIO, CommonOptions } from '../io.ts';
 import type { Reporter } from '../report.ts';
 
-export function sbomCommand(
-  _image: string,
+export async function sbomCommand(
+  image: string,
   _options: CommonOptions,
-  _io: CliIO,
-  _report: Reporter,
+  io: CliIO,
+  report: Reporter,
 ): Promise<number> {
-  return Promise.reject(new BuilditError('BUILDIT_USAGE', 'buildit sbom is not implemented yet'));
+  const file = path.resolve(io.cwd, image);
+  const sbom = await readImageSbom(file);
+  report.answer(sbom.text.trimEnd());
+  report.event({ type: 'sbom', image: file, path: sbom.path, document: sbom.document });
+  report.event({ type: 'result', ok: true });
+  return 0;
 }
