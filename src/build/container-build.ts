@@ -107,13 +107,20 @@ export async function buildContainer(
   const run = { container, sandbox, extraPush };
 
   const graph = await prepareGraph(workspace, container, options);
-  const use = await beginUse(store, {
-    container: container.dir,
-    name: container.vars['name'] ?? path.basename(container.dir),
-    version: container.vars['version'] ?? 'latest',
-    packages: graph.unique.map((node) => ({ target: node.target, id: graph.idOf.get(node)! })),
-    distfiles: [...new Set([...graph.unique.flatMap(distfilesOf), ...Object.values(graph.lock.distfiles)])],
-  });
+  const use = await beginUse(
+    store,
+    {
+      container: container.dir,
+      name: container.vars['name'] ?? path.basename(container.dir),
+      version: container.vars['version'] ?? 'latest',
+      packages: graph.unique.map((node) => ({ target: node.target, id: graph.idOf.get(node)! })),
+      distfiles: [...new Set([...graph.unique.flatMap(distfilesOf), ...Object.values(graph.lock.distfiles)])],
+    },
+    {
+      ...(options.signal ? { signal: options.signal } : {}),
+      onWait: () => on({ type: 'warning', message: 'waiting for buildit gc to finish with the store' }),
+    },
+  );
   let ok = false;
   try {
     const result = await buildGraph(workspace, run, graph, options, on);

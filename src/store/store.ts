@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -114,8 +114,25 @@ export class LocalStore {
     await writeFileAtomic(this.recordFile(record.target, record.id), `${JSON.stringify(record, null, 2)}\n`);
   }
 
+  /**
+   * Whether the blob is here. Asking means using: its mtime is refreshed,
+   * which keeps a concurrent `buildit gc` from removing a blob a running
+   * build found and is about to read (gc keeps what changed since the
+   * oldest running build started; docs/gc.md).
+   */
   async hasBlob(hex: string): Promise<boolean> {
-    return (await statIfExists(this.blobFile(hex)))?.isFile() ?? false;
+    const file = this.blobFile(hex);
+    const now = new Date();
+    try {
+      await utimes(file, now, now);
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      // A store we may read but not write: no gc of ours runs on it.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'EACCES' && code !== 'EROFS') throw error;
+      return (await statIfExists(file))?.isFile() ?? false;
+    }
   }
 
   openBlob(hex: string): Readable {
@@ -124,7 +141,9 @@ export class LocalStore {
 
   /**
    * Stream bytes into the store, hashing them on the way. With `expected`,
-   * bytes that hash otherwise are refused and nothing is stored.
+   * bytes that hash otherwise are refused and nothing is stored. A blob that
+   * was already there is replaced by the rename, so its mtime is fresh too
+   * (what gc's protection of running builds relies on).
    */
   async putBlob(source: Readable, expected?: { hex: string; what: string }): Promise<BlobWritten> {
     const hash = createHash('sha256');
@@ -163,7 +182,8 @@ export class LocalStore {
 
   /**
    * Move a file whose sha256 the caller computed while writing it (in the
-   * store's tmp/, so the rename is atomic) into place as a blob.
+   * store's tmp/, so the rename is atomic) into place as a blob; like
+   * putBlob, replacing one already there leaves a fresh mtime.
    */
   async adoptBlob(file: string, hex: string): Promise<void> {
     const final = this.blobFile(hex);
