@@ -111,7 +111,11 @@ async function parse(source: Source): Promise<ElfInfo> {
     else if (type === PT_INTERP) interp ??= segment;
   }
   if (interp) info.interpreter = await source.string(offset(interp.offset), offset(interp.filesz));
-  if (dynamic) Object.assign(info, await readDynamic(source, format, dynamic, loads));
+  if (dynamic) {
+    const { soname, needed } = await readDynamic(source, format, dynamic, loads);
+    if (soname !== undefined) info.soname = soname;
+    info.needed = needed;
+  }
   return info;
 }
 

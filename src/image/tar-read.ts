@@ -54,8 +54,13 @@ export async function readTarGz(
   parser.on('ignoredEntry', (entry: ReadEntry) => {
     fail(new Error(`${what}: ${entry.path}: unsupported tar entry type ${JSON.stringify(entry.type)}`));
   });
+  // Entries whose body has not ended: if the archive breaks off inside one (a truncated or damaged
+  // gzip), the parser will never end it, and a consumer reading its body would wait forever.
+  const open = new Set<ReadEntry>();
   parser.on('entry', (entry: ReadEntry) => {
     entries++;
+    open.add(entry);
+    entry.once('end', () => open.delete(entry));
     chain = chain
       .then(() => (failure === undefined ? onEntry(entry) : undefined))
       .catch(fail)
@@ -80,6 +85,9 @@ export async function readTarGz(
   } finally {
     gunzip.destroy();
   }
+  // Cut short, not destroyed: a destroyed entry's reader never hears of it; the short body is
+  // discarded with everything else, since the failure is thrown below.
+  if (failure !== undefined) for (const entry of open) entry.end();
   await chain;
   if (failure !== undefined) throw failure;
 }
