@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildit, builditBin, REPO, testEnv, type CliResult } from '../helpers/cli.ts';
+import { buildit, builditBin, testEnv, type CliResult } from '../helpers/cli.ts';
 import {
   startFaultProxy,
   startNginx,
@@ -17,7 +17,7 @@ import {
   type NginxServer,
   type SshdServer,
 } from '../helpers/servers.ts';
-import { testdir } from '../helpers/testdir.ts';
+import { repoCopy, testdir } from '../helpers/testdir.ts';
 import { tool } from '../helpers/tools.ts';
 
 let sshd: SshdServer;
@@ -26,15 +26,9 @@ let keys: string;
 let pubLine: string;
 let first: CliResult;
 
-/** A copy of examples/hello with its recipe, and a config written by `config`. */
+/** A copy of examples/hello with a config written by `config`. */
 function builder(config: string): { ctr: string; out: string; env: NodeJS.ProcessEnv } {
-  const root = testdir();
-  cpSync(path.join(REPO, 'examples/hello'), path.join(root, 'hello'), { recursive: true });
-  cpSync(path.join(REPO, 'recipes/app-misc/hello'), path.join(root, 'recipes/app-misc/hello'), {
-    recursive: true,
-  });
-  writeFileSync(path.join(root, '.buildit-config.yaml'), `recipes: [./recipes]\n${config}`);
-  return { ctr: path.join(root, 'hello'), out: path.join(root, 'out'), env: testEnv() };
+  return { ...repoCopy('examples/hello', { config }), env: testEnv() };
 }
 
 /** The seed's repository block, pointing at the loopback servers. */

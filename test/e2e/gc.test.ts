@@ -4,18 +4,18 @@
  * whose rebuild then comes entirely from the store.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { buildit, REPO, testEnv } from '../helpers/cli.ts';
-import { testdir } from '../helpers/testdir.ts';
+import { buildit, testEnv } from '../helpers/cli.ts';
+import { repoCopy, testdir } from '../helpers/testdir.ts';
 
 const env = testEnv();
 const store = env['BUILDIT_HOME']!;
 const out = testdir();
 // The same program without the shout flag: another identity, another artifact.
-const second = path.join(testdir(), 'hello-quiet');
-cpSync(path.join(REPO, 'examples/hello'), second, { recursive: true });
+const loud = repoCopy('examples/hello').ctr;
+const second = repoCopy('examples/hello').ctr;
 const pkgYaml = path.join(second, 'pkgs/hello/pkg.yaml');
 writeFileSync(pkgYaml, readFileSync(pkgYaml, 'utf8').replace('with:', 'without:'));
 
@@ -41,7 +41,7 @@ let first: Built;
 let other: Built;
 
 test('two containers built into one store', async () => {
-  const a = await buildit(['examples/hello', '-o', out, '--json'], { env });
+  const a = await buildit([loud, '-o', out, '--json'], { env });
   assert.equal(a.code, 0, a.stderr + a.stdout);
   const b = await buildit([second, '-o', out, '--json'], { env });
   assert.equal(b.code, 0, b.stderr + b.stdout);
@@ -114,7 +114,7 @@ test('gc removes the second package and keeps the first (--store names the store
 });
 
 test('a rebuild of the first container comes entirely from the store', async () => {
-  const again = await buildit(['examples/hello', '-o', testdir(), '--json'], { env });
+  const again = await buildit([loud, '-o', testdir(), '--json'], { env });
   assert.equal(again.code, 0, again.stderr + again.stdout);
   const packages = again.events.filter((e) => e['type'] === 'package');
   assert.ok(packages.length > 0);

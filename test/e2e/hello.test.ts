@@ -8,11 +8,13 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { buildit, REPO, testEnv } from '../helpers/cli.ts';
-import { testdir } from '../helpers/testdir.ts';
+import { repoCopy, testdir } from '../helpers/testdir.ts';
 import { podmanRun, tool } from '../helpers/tools.ts';
 
 const env = testEnv();
 const out = testdir();
+// A copy: a build writes container.lock beside container.yaml.
+const hello = repoCopy('examples/hello').ctr;
 let first: Awaited<ReturnType<typeof buildit>>;
 
 function images(events: Record<string, unknown>[]): Record<string, unknown>[] {
@@ -20,7 +22,7 @@ function images(events: Record<string, unknown>[]): Record<string, unknown>[] {
 }
 
 test('buildit examples/hello builds from source into an OCI layout and an ACI', async () => {
-  first = await buildit(['examples/hello', '-o', out, '--json'], { env });
+  first = await buildit([hello, '-o', out, '--json'], { env });
   assert.equal(first.code, 0, first.stderr + first.stdout);
   const pkg = first.events.find((e) => e['type'] === 'package')!;
   assert.equal(pkg['source'], 'build');
@@ -101,7 +103,7 @@ test('podman runs the image and prints the patched program output', () => {
 });
 
 test('a second run builds nothing and yields the same digests', async () => {
-  const second = await buildit(['examples/hello', '-o', out, '--json'], { env });
+  const second = await buildit([hello, '-o', out, '--json'], { env });
   assert.equal(second.code, 0, second.stderr);
   const sources = second.events.filter((e) => e['type'] === 'package').map((e) => e['source']);
   assert.deepEqual(sources, ['store']);
@@ -112,7 +114,7 @@ test('a second run builds nothing and yields the same digests', async () => {
 });
 
 test('the human narrative follows the seed', async () => {
-  const r = await buildit(['examples/hello', '-o', testdir()], { env: testEnv() });
+  const r = await buildit([hello, '-o', testdir()], { env: testEnv() });
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
   assert.equal(lines[0], 'Building Sysadmin42/hello-1.0-p1');
@@ -125,12 +127,12 @@ test('the human narrative follows the seed', async () => {
 });
 
 test('on a terminal the narrative uses spinners; a terminal without a width gets plain lines', async () => {
-  const spun = await buildit(['examples/hello', '-o', testdir()], { env: testEnv(), tty: { columns: 100 } });
+  const spun = await buildit([hello, '-o', testdir()], { env: testEnv(), tty: { columns: 100 } });
   assert.equal(spun.code, 0, spun.stderr);
   const ESC = '\u001b';
   assert.ok(spun.stdout.includes(`${ESC}[?25l`), 'the spinner hides the cursor');
   assert.match(spun.stdout, /Defaulting to local build\.\.\. +\S+\[32m\[OK\]/);
-  const plain = await buildit(['examples/hello', '-o', testdir()], {
+  const plain = await buildit([hello, '-o', testdir()], {
     env: testEnv({ NO_COLOR: '1' }),
     tty: { columns: 0 },
   });

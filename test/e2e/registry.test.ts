@@ -4,12 +4,12 @@
  * byte-identical, build on a base image, and the failures.
  */
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildit, REPO, testEnv, type CliResult } from '../helpers/cli.ts';
+import { buildit, testEnv, type CliResult } from '../helpers/cli.ts';
 import { startRegistry, type RegistryServer } from '../helpers/registry.ts';
-import { testdir } from '../helpers/testdir.ts';
+import { repoCopy, testdir } from '../helpers/testdir.ts';
 import { podmanRun, tool } from '../helpers/tools.ts';
 
 const servers: Partial<Record<'anonymous' | 'basic' | 'token', RegistryServer>> = {};
@@ -23,17 +23,6 @@ before(async () => {
 after(async () => {
   await Promise.all(Object.values(servers).map((s) => s?.stop()));
 });
-
-/** A copy of examples/hello with its recipe, outside the repository. */
-function hello(): { ctr: string; out: string; root: string } {
-  const root = testdir();
-  cpSync(path.join(REPO, 'examples/hello'), path.join(root, 'hello'), { recursive: true });
-  cpSync(path.join(REPO, 'recipes/app-misc/hello'), path.join(root, 'recipes/app-misc/hello'), {
-    recursive: true,
-  });
-  writeFileSync(path.join(root, '.buildit-config.yaml'), 'recipes: [./recipes]\n');
-  return { ctr: path.join(root, 'hello'), out: path.join(root, 'out'), root };
-}
 
 function pushEvent(r: CliResult): Record<string, unknown> {
   return r.events.find((e) => e['type'] === 'push')!;
@@ -69,7 +58,7 @@ function registryArgs(server: RegistryServer): string[] {
 for (const mode of ['anonymous', 'basic', 'token'] as const) {
   test(`push to a ${mode} registry: skopeo sees the layout's digest, and copies it back byte-identical`, async () => {
     const server = servers[mode]!;
-    const h = hello();
+    const h = repoCopy('examples/hello');
     const ref = `${server.host}/buildit/hello:1.0`;
     const r = await buildit(['push', h.ctr, ref, '-o', h.out, '--json', ...registryArgs(server)], {
       env: pushEnv(server),
@@ -90,7 +79,7 @@ for (const mode of ['anonymous', 'basic', 'token'] as const) {
 
 test('an image step on a base image from the registry: runs under podman with the base files and ours', async () => {
   const server = servers.anonymous!;
-  const base = hello();
+  const base = repoCopy('examples/hello');
   const baseRef = `${server.host}/buildit/base:1.0`;
   const pushed = await buildit([
     'push',
@@ -132,7 +121,7 @@ test('an image step on a base image from the registry: runs under podman with th
 });
 
 test('bad input and failures: no secret ever printed', async () => {
-  const h = hello();
+  const h = repoCopy('examples/hello');
   const malformed = await buildit(['push', h.ctr, 'Not A/Reference:!', '-o', h.out, '--json']);
   assert.equal(malformed.code, 2);
   assert.equal(malformed.events.find((e) => e['type'] === 'error')!['code'], 'BUILDIT_REGISTRY_REFERENCE');

@@ -5,21 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { REPO, testEnv } from '../helpers/cli.ts';
-import { testdir } from '../helpers/testdir.ts';
-
-/** A copy of examples/hello and its recipe under `root`, outside the repository. */
-function copyExample(root: string): string {
-  cpSync(path.join(REPO, 'examples/hello'), path.join(root, 'containers/hello'), { recursive: true });
-  cpSync(path.join(REPO, 'recipes/app-misc/hello'), path.join(root, 'recipes/app-misc/hello'), {
-    recursive: true,
-  });
-  writeFileSync(path.join(root, '.buildit-config.yaml'), 'recipes: [./recipes]\n');
-  return path.join(root, 'containers/hello');
-}
+import { repoCopy, testdir } from '../helpers/testdir.ts';
 
 function touchAll(dir: string, seconds: number): void {
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
@@ -59,8 +49,8 @@ function build(dir: string, umask: string, tz: string): { oci: string; aci: stri
 }
 
 test('same inputs, same digests: other store, TZ, umask, mtimes and paths', () => {
-  const a = copyExample(path.join(testdir(), 'a'));
-  const b = copyExample(path.join(testdir(), 'some', 'deeper', 'place'));
+  const a = repoCopy('examples/hello', { root: path.join(testdir(), 'a') }).ctr;
+  const b = repoCopy('examples/hello', { root: path.join(testdir(), 'some', 'deeper', 'place') }).ctr;
   touchAll(path.dirname(path.dirname(b)), 1_234_567_890);
   assert.notEqual(
     statSync(path.join(a, 'container.yaml')).mtimeMs,

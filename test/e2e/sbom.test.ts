@@ -10,7 +10,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { buildit, testEnv, type CliResult } from '../helpers/cli.ts';
 import { spdxProblems } from '../helpers/spdx.ts';
-import { testdir } from '../helpers/testdir.ts';
+import { repoCopy, testdir } from '../helpers/testdir.ts';
 import { tool } from '../helpers/tools.ts';
 
 type Spdx = {
@@ -24,7 +24,7 @@ let first: CliResult;
 
 before(async () => {
   out = testdir();
-  first = await buildit(['examples/hello', '-o', out, '--json'], { env: testEnv() });
+  first = await buildit([repoCopy('examples/hello').ctr, '-o', out, '--json'], { env: testEnv() });
   assert.equal(first.code, 0, first.stdout + first.stderr);
 });
 

@@ -7,34 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import {
-  appendFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildit, REPO, testEnv, type CliResult } from '../helpers/cli.ts';
-import { testdir } from '../helpers/testdir.ts';
-
-/** A copy of an example or fixture in a fresh folder, with a config naming the bundled recipes. */
-function copyOf(from: string, config = ''): { ctr: string; out: string; root: string } {
-  const root = testdir();
-  const ctr = path.join(root, 'ctr');
-  cpSync(path.join(REPO, from), ctr, { recursive: true });
-  writeFileSync(
-    path.join(root, '.buildit-config.yaml'),
-    `recipes: [${path.join(REPO, 'recipes')}]\n${config}`,
-  );
-  return { ctr, out: path.join(root, 'out'), root };
-}
+import { repoCopy, testdir } from '../helpers/testdir.ts';
 
 /** Every record and blob of a store with the sha256 of its bytes: what verify must leave as it is. */
 function storeSnapshot(store: string): Map<string, string> {
@@ -76,7 +56,7 @@ async function build(
 }
 
 test('examples/hello: verify --rebuild builds it again from source, byte for byte the same; the store is untouched', async () => {
-  const { ctr, out } = copyOf('examples/hello');
+  const { ctr, out } = repoCopy('examples/hello');
   const env = testEnv();
   const store = env['BUILDIT_HOME']!;
   const built = await build(ctr, out, env);
@@ -105,7 +85,7 @@ test('examples/multi: every package of the graph rebuilds the same, the remote p
   const patch = readFileSync(path.join(REPO, 'test/fixtures/multi/add-signature.patch'));
   const server = http.createServer((_req, res) => res.end(patch));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { ctr, out } = copyOf('examples/multi');
+  const { ctr, out } = repoCopy('examples/multi');
   const pkg = path.join(ctr, 'pkgs/greet-bye/pkg.yaml');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/greet-bye/add-signature.patch`;
   writeFileSync(
@@ -137,7 +117,7 @@ test('examples/multi: every package of the graph rebuilds the same, the remote p
 });
 
 test('a package that writes the date is caught: verify --rebuild names it and the file, exit 1', async () => {
-  const { ctr, out } = copyOf('test/fixtures/verify/stamp');
+  const { ctr, out } = repoCopy('test/fixtures/verify/stamp');
   const env = testEnv();
   const store = env['BUILDIT_HOME']!;
   await build(ctr, out, env);
@@ -183,7 +163,7 @@ test('a package that writes the date is caught: verify --rebuild names it and th
 });
 
 test('an artifact compressed by another gzip: the same tar, reported as compression only', async () => {
-  const { ctr, out } = copyOf('examples/hello');
+  const { ctr, out } = repoCopy('examples/hello');
   const env = testEnv();
   const store = env['BUILDIT_HOME']!;
   const built = await build(ctr, out, env);
@@ -218,7 +198,7 @@ test('an artifact compressed by another gzip: the same tar, reported as compress
 });
 
 test('verify without --rebuild finds a damaged store blob: exit 1, naming the record to remove', async () => {
-  const { ctr, out } = copyOf('examples/hello');
+  const { ctr, out } = repoCopy('examples/hello');
   const env = testEnv();
   const store = env['BUILDIT_HOME']!;
   const built = await build(ctr, out, env);
@@ -242,7 +222,7 @@ test('verify without --rebuild finds a damaged store blob: exit 1, naming the re
 });
 
 test('a container never built: every package missing, exit 1, and nothing rebuilt', async () => {
-  const { ctr } = copyOf('examples/hello');
+  const { ctr } = repoCopy('examples/hello');
   const env = testEnv();
   const store = env['BUILDIT_HOME']!;
   for (const argv of [
@@ -299,14 +279,13 @@ test('baselines from a signed binhost: the stamp package differs from the binhos
   const gen = await buildit(['keygen', 'verifier', '--out', keys]);
   assert.equal(gen.code, 0, gen.stderr);
   const binhost = testdir();
-  const a = copyOf(
-    'test/fixtures/verify/stamp',
-    `repository:\n  name: local\n  upload-path: file://${binhost}\n  download-path: file://${binhost}\nsigning-key: ${path.join(keys, 'verifier.sec')}\n`,
-  );
+  const a = repoCopy('test/fixtures/verify/stamp', {
+    config: `repository:\n  name: local\n  upload-path: file://${binhost}\n  download-path: file://${binhost}\nsigning-key: ${path.join(keys, 'verifier.sec')}\n`,
+  });
   await build(a.ctr, a.out, testEnv(), ['--push']);
 
   const pub = readFileSync(path.join(keys, 'verifier.pub'), 'utf8').trim();
-  const b = copyOf('test/fixtures/verify/stamp', `trusted-keys:\n  - ${pub}\n`);
+  const b = repoCopy('test/fixtures/verify/stamp', { config: `trusted-keys:\n  - ${pub}\n` });
   const env = testEnv();
   const store = env['BUILDIT_HOME']!;
   const discover = `--discover=file://${binhost}`;

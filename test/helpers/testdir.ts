@@ -1,7 +1,10 @@
 /** Real temporary folders for tests, removed when the test process exits. */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 const made: string[] = [];
 process.on('exit', () => {
@@ -29,6 +32,24 @@ export function writeFiles(dir: string, files: Record<string, FileSpec>): void {
       if (spec.mode !== undefined) chmodSync(file, spec.mode);
     }
   }
+}
+
+/**
+ * A copy of a container dir of this repository (`examples/hello`,
+ * `test/fixtures/…`) under `root` (default: a fresh folder), beside a copy of
+ * the bundled recipes and a config naming them plus `config`. Builds write
+ * container.lock: tests never build inside the repository.
+ */
+export function repoCopy(
+  from: string,
+  options: { root?: string; config?: string } = {},
+): { root: string; ctr: string; out: string } {
+  const root = options.root ?? testdir();
+  const ctr = path.join(root, path.basename(from));
+  cpSync(path.join(REPO, from), ctr, { recursive: true });
+  cpSync(path.join(REPO, 'recipes'), path.join(root, 'recipes'), { recursive: true });
+  writeFiles(root, { '.buildit-config.yaml': `recipes: [./recipes]\n${options.config ?? ''}` });
+  return { root, ctr, out: path.join(root, 'out') };
 }
 
 /** A small valid recipe repository entry and container, to be varied by tests. */
