@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { buildit, REPO, testEnv } from '../helpers/cli.ts';
 import { testdir } from '../helpers/testdir.ts';
+import { spdxProblems } from '../helpers/spdx.ts';
 import { podmanRun } from '../helpers/tools.ts';
 
 test('examples/multi builds, and its programs run under podman using the library and the data package', async () => {
@@ -42,6 +43,31 @@ test('examples/multi builds, and its programs run under podman using the library
     const bye = podmanRun(layout, '1.0', [], { entrypoint: '/usr/bin/greet-bye' });
     assert.match(bye, /^BYE FROM HELLO LAND, ALICE\.$/m);
     assert.match(bye, /^-- signed, buildit$/m);
+
+    // Its SBOM names every package (the build-only libgreet too) with its identity, and the remote patch.
+    const sbom = JSON.parse(readFileSync(`${layout}.spdx.json`, 'utf8')) as {
+      packages: Record<string, unknown>[];
+      relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[];
+    };
+    assert.deepEqual(spdxProblems(sbom), []);
+    for (const event of r.events.filter((e) => e['type'] === 'package')) {
+      const pkg = sbom.packages.find((p) => p['name'] === event['name']);
+      assert.ok(pkg, String(event['atom']));
+      assert.match(JSON.stringify(pkg['externalRefs']), new RegExp(String(event['id'])));
+    }
+    const signature = sbom.packages.find((p) => p['name'] === 'add-signature.patch')!;
+    assert.equal(signature['downloadLocation'], url);
+    assert.equal(signature['description'], 'Adds a signature line');
+    assert.equal(signature['originator'], 'Person: Sysadmin42 (sys@admin42.org)');
+    const idOf = (name: string) => sbom.packages.find((p) => p['name'] === name)!['SPDXID'];
+    const related = (a: string, type: string, b: string) =>
+      sbom.relationships.some(
+        (x) => x.spdxElementId === idOf(a) && x.relationshipType === type && x.relatedSpdxElement === idOf(b),
+      );
+    assert.ok(related('add-signature.patch', 'PATCH_APPLIED', 'greet-bye'));
+    assert.ok(related('libgreet', 'BUILD_DEPENDENCY_OF', 'greet-hello'));
+    assert.ok(related('greet-hello', 'DEPENDS_ON', 'greet-data'));
+    assert.ok(!related('greet-1.0', 'CONTAINS', 'libgreet'), 'linked statically: not in the image');
   } finally {
     server.close();
   }
