@@ -5,52 +5,35 @@
  * main store's tmp/, so a killed run is swept) that is removed at the end:
  * nothing built earlier, in the store or on a binhost, takes part in it, and
  * the main store gains no record. Reports verdicts as events; the CLI decides
- * how they look and what they mean for the exit code.
+ * how they look and what they mean for the exit code. What each package's
+ * verdict is, verify-compare.ts says.
  */
-import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BinhostLookup } from '../binhost/lookup.ts';
-import type { RemoteBinhost } from '../binhost/remote.ts';
 import type { Binhosts } from '../binhost/setup.ts';
-import { BinhostError } from '../binhost/types.ts';
 import { resolveContainer, type ResolvedContainer } from '../container/resolve.ts';
 import { BuilditError } from '../errors.ts';
-import { diffArtifacts, type PathDifference } from '../image/artifact-diff.ts';
 import type { PackageNode, Target } from '../recipe/types.ts';
-import { blobPath } from '../store/layout.ts';
 import type { PackageRecord } from '../store/record.ts';
 import { LocalStore } from '../store/store.ts';
 import { limiter } from '../util/limit.ts';
 import type { Workspace } from '../workspace.ts';
-import { buildPackage, storedRecord } from './builder.ts';
+import { buildPackage } from './builder.ts';
 import { distfilesOf } from './obtain.ts';
-import { prepareGraph, type PreparedGraph } from './prepare.ts';
+import { prepareGraph } from './prepare.ts';
 import { resolveSandbox, type Sandbox, type SandboxMode } from './sandbox.ts';
 import { runGraph } from './scheduler.ts';
 import { failureReport, installedForBuild } from './graph-build.ts';
-
-/**
- * same / differs: a rebuild's artifact against the baseline's. intact /
- * corrupt: the store's artifact against its record's digest. missing: neither
- * the store nor a binhost has the package (or the binhost lacks its artifact).
- */
-export type VerdictResult = 'same' | 'differs' | 'intact' | 'corrupt' | 'missing';
-
-export interface Verdict {
-  node: PackageNode;
-  id: string;
-  label: string;
-  result: VerdictResult;
-  /** 'store', or the name of the binhost whose record is compared with; undefined when missing. */
-  baseline: string | undefined;
-  /** For 'differs': the paths inside the artifact whose entries differ. */
-  paths: PathDifference[];
-  /** A sentence for what paths cannot say (compression only, a baseline that could not be read). */
-  detail?: string;
-  /** 'differs' with the same uncompressed tar: only the gzip bytes differ. */
-  compressionOnly?: boolean;
-}
+import {
+  baselineOf,
+  checkBaseline,
+  compare,
+  verdictOf,
+  type Baseline,
+  type RebuildStores,
+  type Verdict,
+} from './verify-compare.ts';
 
 export type VerifyEvent =
   | { type: 'start'; title: string; rebuild: boolean }
@@ -80,10 +63,6 @@ export interface VerifyReport {
   /** Whether packages were rebuilt (not without rebuild, nor when some had no baseline). */
   rebuilt: boolean;
 }
-
-type Baseline =
-  | { where: 'store'; record: PackageRecord }
-  | { where: 'binhost'; record: PackageRecord; binhost: RemoteBinhost };
 
 export async function verifyContainer(
   workspace: Workspace,
@@ -142,11 +121,8 @@ export async function verifyContainer(
   return { container, verdicts: inGraphOrder(), rebuilt: true };
 }
 
-interface RebuildRun {
-  store: LocalStore;
-  fresh: LocalStore;
+interface RebuildRun extends RebuildStores {
   lookup: BinhostLookup;
-  graph: PreparedGraph;
   baselines: ReadonlyMap<PackageNode, Baseline | undefined>;
   sandbox: Sandbox;
   options: VerifyContainerOptions;
@@ -186,7 +162,7 @@ async function rebuildAll(run: RebuildRun, decide: (verdict: Verdict) => void): 
       }
       rebuilt.set(id, record);
       on({ type: 'rebuild', node, id, phase: 'done' });
-      decide(await compare(node, run, record));
+      decide(await compare(node, run.baselines.get(node)!, record, run, options.signal));
     },
   );
   if (outcome.failed.size === 0) return;
@@ -196,138 +172,6 @@ async function rebuildAll(run: RebuildRun, decide: (verdict: Verdict) => void): 
     verb: 'rebuilt',
     hint: 'a package that does not build from source cannot be verified; fix the failure above',
   });
-}
-
-/** The store's record (its artifact present), else the first binhost's verified record. */
-async function baselineOf(
-  store: LocalStore,
-  lookup: BinhostLookup,
-  node: PackageNode,
-  graph: PreparedGraph,
-): Promise<Baseline | undefined> {
-  const id = graph.idOf.get(node)!;
-  const stored = await storedRecord(store, node, id);
-  if (stored) return { where: 'store', record: stored };
-  const found = await lookup.find(node.target, id);
-  return found ? { where: 'binhost', record: found.record, binhost: found.binhost } : undefined;
-}
-
-/** Without a rebuild: the store's artifact hashes to its digest; a binhost's artifact is there. */
-async function checkBaseline(
-  store: LocalStore,
-  node: PackageNode,
-  graph: PreparedGraph,
-  baseline: Baseline,
-): Promise<Verdict> {
-  const hex = hexOf(baseline.record);
-  if (baseline.where === 'store') {
-    if (await store.verifyBlob(hex)) return verdictOf(node, graph, 'intact', 'store');
-    return verdictOf(node, graph, 'corrupt', 'store', {
-      detail: `the store's artifact ${store.blobFile(hex)} does not hash to ${baseline.record.artifact.digest}`,
-    });
-  }
-  const { binhost } = baseline;
-  try {
-    // Its bytes are checked against the digest when a build fetches them; here, that they exist.
-    if (await binhost.backend.has(blobPath(hex))) return verdictOf(node, graph, 'intact', binhost.name);
-    return verdictOf(node, graph, 'missing', binhost.name, {
-      detail: `binhost '${binhost.name}' has its record but not its artifact`,
-    });
-  } catch (error) {
-    if (!(error instanceof BinhostError)) throw error;
-    return verdictOf(node, graph, 'missing', binhost.name, {
-      detail: `binhost '${binhost.name}': ${error.message}`,
-    });
-  }
-}
-
-/** The rebuilt artifact against the baseline: same digest, or which paths differ and how. */
-async function compare(node: PackageNode, run: RebuildRun, record: PackageRecord): Promise<Verdict> {
-  const { store, fresh, graph } = run;
-  const baseline = run.baselines.get(node)!;
-  const where = baseline.where === 'store' ? 'store' : baseline.binhost.name;
-  const baseHex = hexOf(baseline.record);
-  if (baseline.where === 'store' && !(await store.verifyBlob(baseHex))) {
-    const matches = record.artifact.digest === baseline.record.artifact.digest;
-    return verdictOf(node, graph, 'corrupt', where, {
-      detail: `the store's artifact ${store.blobFile(baseHex)} does not hash to ${baseline.record.artifact.digest}; the rebuild ${matches ? 'matches' : 'does not match'} the record`,
-    });
-  }
-  if (record.artifact.digest === baseline.record.artifact.digest)
-    return verdictOf(node, graph, 'same', where);
-
-  let baseFile = store.blobFile(baseHex);
-  if (baseline.where === 'binhost') {
-    try {
-      const what = `artifact of ${record.id}`;
-      if (!(await baseline.binhost.fetchBlob(fresh, baseHex, what, run.options.signal))) {
-        return verdictOf(node, graph, 'missing', where, {
-          detail: `binhost '${where}' has its record but not its artifact`,
-        });
-      }
-      baseFile = fresh.blobFile(baseHex);
-    } catch (error) {
-      if (!(error instanceof BuilditError)) throw error;
-      const result = error.code === 'BUILDIT_FETCH_SHA256' ? 'corrupt' : 'differs';
-      return verdictOf(node, graph, result, where, {
-        detail: `its artifact could not be fetched: ${error.message}`,
-      });
-    }
-  }
-  try {
-    const diff = await diffArtifacts(
-      {
-        name: 'baseline',
-        what: `${where} artifact ${baseline.record.artifact.digest}`,
-        open: () => createReadStream(baseFile),
-      },
-      {
-        name: 'rebuild',
-        what: `rebuilt artifact ${record.artifact.digest}`,
-        open: () => fresh.openBlob(hexOf(record)),
-      },
-    );
-    const compressionOnly = diff.sameEntries && record.artifact.diffId === baseline.record.artifact.diffId;
-    const detail = compressionOnly
-      ? 'the same tar, compressed differently (the gzip bytes differ)'
-      : diff.sameEntries
-        ? 'the same entries, but the tar bytes differ (headers the comparison does not show)'
-        : diff.orderDiffers
-          ? 'the entries are in another order'
-          : undefined;
-    return {
-      ...verdictOf(node, graph, 'differs', where, { paths: diff.paths, ...(detail ? { detail } : {}) }),
-      ...(compressionOnly ? { compressionOnly } : {}),
-    };
-  } catch (error) {
-    // A baseline that is no readable artifact still differs: say why it could not be compared.
-    const message = error instanceof Error ? error.message : String(error);
-    return verdictOf(node, graph, 'differs', where, {
-      detail: `the artifacts could not be compared: ${message}`,
-    });
-  }
-}
-
-function verdictOf(
-  node: PackageNode,
-  graph: PreparedGraph,
-  result: VerdictResult,
-  baseline: string | undefined,
-  extra: { paths?: PathDifference[]; detail?: string } = {},
-): Verdict {
-  return {
-    node,
-    id: graph.idOf.get(node)!,
-    label: graph.labels.get(node) ?? 'dependency',
-    result,
-    baseline,
-    paths: extra.paths ?? [],
-    ...(extra.detail ? { detail: extra.detail } : {}),
-  };
-}
-
-function hexOf(record: PackageRecord): string {
-  return record.artifact.digest.replace(/^sha256:/, '');
 }
 
 /**

@@ -19,7 +19,7 @@
  * waits until gc is done.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,7 +27,7 @@ import { z } from 'zod';
 import { canonicalJson, sha256Hex } from '../identity/canonical.ts';
 import type { Target } from '../recipe/types.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { isNotFound } from '../util/fs.ts';
+import { isNotFound, readdirIfExists } from '../util/fs.ts';
 import { isAlive } from '../util/process.ts';
 import type { LocalStore } from './store.ts';
 
@@ -168,12 +168,12 @@ export interface Root extends ContainerUse {
 export async function readRoots(store: LocalStore): Promise<(StoredFile & { root?: Root })[]> {
   const dir = path.join(store.root, 'roots');
   const files: string[] = [];
-  for (const entry of await listDir(dir)) {
+  for (const entry of await readdirIfExists(dir)) {
     if (entry.startsWith('.')) continue;
     // The first version wrote roots/<sha256 of the container dir>.json: still read.
     if (entry.endsWith('.json')) files.push(path.join(dir, entry));
     else
-      for (const name of await listDir(path.join(dir, entry)))
+      for (const name of await readdirIfExists(path.join(dir, entry)))
         if (!name.startsWith('.') && name.endsWith('.json')) files.push(path.join(dir, entry, name));
   }
   const roots = [];
@@ -202,7 +202,7 @@ export interface ActiveBuild extends StoredFile {
 export async function readActive(store: LocalStore): Promise<ActiveBuild[]> {
   const dir = path.join(store.root, 'active');
   const builds: ActiveBuild[] = [];
-  for (const entry of await listDir(dir)) {
+  for (const entry of await readdirIfExists(dir)) {
     const pid = Number(/^(\d+)-[0-9a-f]+\.json$/.exec(entry)?.[1]);
     if (!Number.isInteger(pid)) continue;
     const read = await readJson(path.join(dir, entry));
@@ -244,15 +244,6 @@ export async function lockState(file: string): Promise<'free' | 'held' | 'stale'
 /** A process on another host cannot be checked: it counts as running. */
 export function processLive(host: string, pid: number): boolean {
   return host !== os.hostname() || pid === process.pid || isAlive(pid);
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir)).sort();
-  } catch (error) {
-    if (isNotFound(error)) return [];
-    throw error;
-  }
 }
 
 /** The file's JSON (undefined value when it does not parse) and stat; undefined when it is gone. */

@@ -1,7 +1,7 @@
 /** Small filesystem helpers with the error handling buildit needs. */
 import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
@@ -30,6 +30,16 @@ export async function statIfExists(file: string): Promise<Stats | undefined> {
     return await stat(file);
   } catch (error) {
     if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** The names in a folder, sorted (so what is read from it comes in one order); none when it is gone. */
+export async function readdirIfExists(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (error) {
+    if (isNotFound(error)) return [];
     throw error;
   }
 }

@@ -4,7 +4,8 @@
  */
 import path from 'node:path';
 import { BuilditError } from '../../errors.ts';
-import { collectGarbage, type GcKind, type GcResult, type Removal } from '../../store/gc.ts';
+import { collectGarbage, type GcResult } from '../../store/gc.ts';
+import type { GcKind, Removal } from '../../store/gc-plan.ts';
 import type { CliIO, CommonOptions } from '../io.ts';
 import type { Reporter } from '../report.ts';
 import { workspaceFor } from '../workspace.ts';

@@ -7,13 +7,8 @@
 import path from 'node:path';
 import { openBinhosts } from '../../binhost/setup.ts';
 import { hostTarget } from '../../build/toolchain.ts';
-import {
-  verifyContainer,
-  type Verdict,
-  type VerdictResult,
-  type VerifyEvent,
-  type VerifyReport,
-} from '../../build/verify.ts';
+import { verifyContainer, type VerifyEvent, type VerifyReport } from '../../build/verify.ts';
+import type { Verdict, VerdictResult } from '../../build/verify-compare.ts';
 import { BuilditError } from '../../errors.ts';
 import { formatAtom } from '../../recipe/atom.ts';
 import type { LocalStore } from '../../store/store.ts';
