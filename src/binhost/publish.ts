@@ -9,7 +9,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { blobPath, recordPath } from '../store/layout.ts';
-import type { PackageRecord } from '../store/record.ts';
+import { artifactHex, type PackageRecord } from '../store/record.ts';
 import type { LocalStore } from '../store/store.ts';
 import { signRecord, type SecretKey } from '../trust/keys.ts';
 import type { BinhostBackend } from './types.ts';
@@ -34,7 +34,7 @@ export async function publishPackage(
   record: PackageRecord,
   distfiles: readonly string[],
 ): Promise<void> {
-  await putBlob(upload, store, record.artifact.digest.replace(/^sha256:/, ''));
+  await putBlob(upload, store, artifactHex(record));
   for (const hex of distfiles) if (await store.hasBlob(hex)) await putBlob(upload, store, hex);
   const signed = upload.signer
     ? signRecord(record as unknown as Record<string, unknown>, upload.signer)

@@ -18,7 +18,7 @@ import { sbomPathInImage } from '../image/sbom.ts';
 import { syncEntries } from '../image/sync-layer.ts';
 import { formatAtom } from '../recipe/atom.ts';
 import type { PackageNode } from '../recipe/types.ts';
-import type { PackageRecord } from '../store/record.ts';
+import { artifactHex, type PackageRecord } from '../store/record.ts';
 import { renderTemplate } from '../template/render.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import type { Workspace } from '../workspace.ts';
@@ -220,7 +220,7 @@ async function imageLayers(
     if (included.has(record.id)) return;
     included.add(record.id);
     out.packages.push(node);
-    const hex = record.artifact.digest.replace(/^sha256:/, '');
+    const hex = artifactHex(record);
     out.layers.push({
       digest: record.artifact.digest,
       diffId: record.artifact.diffId,

@@ -10,7 +10,7 @@ import { packLayer } from '../image/layer.ts';
 import { scanTree } from '../image/tree.ts';
 import { formatAtom } from '../recipe/atom.ts';
 import type { PackageNode } from '../recipe/types.ts';
-import { LAYER_MEDIA_TYPE, RECORD_SCHEMA, type PackageRecord } from '../store/record.ts';
+import { artifactHex, LAYER_MEDIA_TYPE, RECORD_SCHEMA, type PackageRecord } from '../store/record.ts';
 import type { LocalStore } from '../store/store.ts';
 import { buildEnv } from './env.ts';
 import { runBuildLines } from './runner.ts';
@@ -109,7 +109,7 @@ export async function storedRecord(
 ): Promise<PackageRecord | undefined> {
   const record = await store.readRecord(node.target, id);
   if (!record) return undefined;
-  const hex = record.artifact.digest.replace(/^sha256:/, '');
+  const hex = artifactHex(record);
   return (await store.hasBlob(hex)) ? record : undefined;
 }
 

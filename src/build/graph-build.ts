@@ -2,7 +2,7 @@
 import { BuilditError, BuilditErrors } from '../errors.ts';
 import { formatAtom } from '../recipe/atom.ts';
 import type { PackageNode } from '../recipe/types.ts';
-import type { PackageRecord } from '../store/record.ts';
+import { artifactHex, type PackageRecord } from '../store/record.ts';
 import type { GraphOutcome } from './scheduler.ts';
 
 /** A build dependency's artifact and, transitively, its run dependencies' (each once). */
@@ -17,7 +17,7 @@ export function installedForBuild(
     if (out.has(id)) return;
     out.set(id, {
       atom: formatAtom(dep.atom),
-      hex: records.get(id)!.artifact.digest.replace(/^sha256:/, ''),
+      hex: artifactHex(records.get(id)!),
     });
     for (const run of dep.deps.run) add(run);
   };

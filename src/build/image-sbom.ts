@@ -13,7 +13,7 @@ import { buildSbom, type SbomPackage } from '../image/sbom.ts';
 import { readTarGz } from '../image/tar-read.ts';
 import { formatAtom } from '../recipe/atom.ts';
 import type { PackageNode } from '../recipe/types.ts';
-import type { PackageRecord } from '../store/record.ts';
+import { artifactHex, type PackageRecord } from '../store/record.ts';
 import type { LocalStore } from '../store/store.ts';
 import { BUILDIT_VERSION } from '../version.ts';
 
@@ -124,7 +124,7 @@ async function librariesOf(
   if (!inImage) return undefined;
   const scratch = path.join(input.work, `inventory-${record.id.slice(0, 12)}`);
   await mkdir(scratch, { recursive: true });
-  const hex = record.artifact.digest.replace(/^sha256:/, '');
+  const hex = artifactHex(record);
   return inventoryArtifact(() => input.store.openBlob(hex), scratch);
 }
 

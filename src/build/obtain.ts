@@ -11,7 +11,7 @@ import { BinhostError } from '../binhost/types.ts';
 import type { Preimage } from '../identity/preimage.ts';
 import type { PackageNode } from '../recipe/types.ts';
 import { recordPath } from '../store/layout.ts';
-import type { PackageRecord } from '../store/record.ts';
+import { artifactHex, type PackageRecord } from '../store/record.ts';
 import type { LocalStore } from '../store/store.ts';
 import { buildPackage, storedRecord, type BuildOptions } from './builder.ts';
 
@@ -64,7 +64,7 @@ async function fromBinhost(node: PackageNode, id: string, ctx: ObtainContext): P
   if (!found) return undefined;
   const { binhost, record } = found;
   ctx.progress({ kind: 'download', binhost: binhost.name });
-  const hex = record.artifact.digest.replace(/^sha256:/, '');
+  const hex = artifactHex(record);
   try {
     if (!(await binhost.fetchBlob(ctx.store, hex, `artifact of ${id}`))) {
       ctx.warn(`binhost '${binhost.name}': ${id} has a record but no artifact; building locally`);

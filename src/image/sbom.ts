@@ -7,7 +7,7 @@
  * give the same bytes.
  */
 import { createHash } from 'node:crypto';
-import type { PackageRecord } from '../store/record.ts';
+import { artifactHex, type PackageRecord } from '../store/record.ts';
 import type { LibraryInventory } from './libraries.ts';
 
 /** Where every image carries its SBOM; `<name>` is the image's name. */
@@ -106,7 +106,7 @@ export function buildSbom(input: SbomInput): Json {
       ...(meta.author ? { supplier: party(meta.author) } : {}),
       downloadLocation: firstUrl ?? NOASSERTION,
       filesAnalyzed: false,
-      checksums: [{ algorithm: 'SHA256', checksumValue: record.artifact.digest.replace(/^sha256:/, '') }],
+      checksums: [{ algorithm: 'SHA256', checksumValue: artifactHex(record) }],
       ...(meta.homepage ? { homepage: meta.homepage } : {}),
       licenseConcluded: NOASSERTION,
       licenseDeclared: license(meta.license),

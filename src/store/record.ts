@@ -38,3 +38,8 @@ export interface ArtifactInfo {
   diffId: string;
   mediaType: typeof LAYER_MEDIA_TYPE;
 }
+
+/** The bare hex of an artifact's digest: its blob's name in every binhost layout. */
+export function artifactHex(record: Pick<PackageRecord, 'artifact'>): string {
+  return record.artifact.digest.slice('sha256:'.length);
+}
