@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { BuilditError } from '../errors.ts';
 import type { Layer, ResolvedImage } from '../container/resolve.ts';
 import { writeAci } from '../image/aci.ts';
+import { OutputMemo } from '../image/reuse.ts';
 import { mergeConfig } from '../image/base-config.ts';
 import { packLayer, type LayerBlob } from '../image/layer.ts';
 import { writeOciLayout } from '../image/oci.ts';
@@ -131,6 +132,7 @@ export async function assembleImage(image: ResolvedImage, ctx: AssembleContext):
       os: image.target.os,
       arch: image.target.arch,
       mtime: epoch,
+      memo: new OutputMemo(path.join(store.root, 'cache', 'images')),
     });
     const sbomFile = await writeSidecar(target, sbom);
     ctx.on({

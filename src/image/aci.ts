@@ -8,12 +8,14 @@ import { chmod } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { canonicalJson } from '../identity/canonical.ts';
+import { BUILDIT_VERSION } from '../version.ts';
 import { DigestTap } from './digest-tap.ts';
-import { deterministicGzip } from './gzip.ts';
+import { deterministicGzip, GZIP_CHUNK } from './gzip.ts';
 import type { LayerBlob } from './layer.ts';
-import { mergeLayers } from './merge.ts';
+import { mergeLayers, type Merged } from './merge.ts';
 import { writeOutput } from './output.ts';
 import { IMPLICIT_DIR } from './overlay.ts';
+import type { OutputMemo } from './reuse.ts';
 import { tarStream, type TarEntry } from './tar.ts';
 
 export interface AciImage {
@@ -26,7 +28,14 @@ export interface AciImage {
   arch: string;
   /** SOURCE_DATE_EPOCH: every entry's mtime. */
   mtime: number;
+  /**
+   * Where written ACIs are remembered (`new OutputMemo(<store>/cache/images)`): the same image at
+   * the same path is then verified by its sha256 instead of being merged and deflated again.
+   */
+  memo?: OutputMemo;
 }
+
+const GZIP_LEVEL = 6;
 
 /** Writes the ACI at `outFile` atomically; returns its image ID (`sha512-` + 128 hex digits). */
 export async function writeAci(outFile: string, image: AciImage): Promise<{ imageId: string }> {
@@ -34,26 +43,54 @@ export async function writeAci(outFile: string, image: AciImage): Promise<{ imag
     canonicalJson(withPlatformLabels(image.manifest, image.os, image.arch)),
     'utf8',
   );
-  return writeOutput(outFile, async ({ temp, scratch }) => {
+  // Everything the bytes depend on: the layers, the manifest, the epoch, the gzip and this code.
+  const inputs = canonicalJson({
+    writer: `buildit ${BUILDIT_VERSION} aci/1`,
+    gzip: { level: GZIP_LEVEL, chunk: GZIP_CHUNK, zlib: process.versions.zlib },
+    layers: image.layers.map((l) => l.digest),
+    manifest: manifest.toString('utf8'),
+    mtime: image.mtime,
+  });
+  const known = await image.memo?.find(outFile, inputs);
+  if (known !== undefined) return { imageId: known };
+  const written = await writeOutput(outFile, async ({ temp, scratch }) => {
     // Spooled bodies live beside the output: same disk the image is going to, never in memory.
     const merged = await mergeLayers(image.layers, { scratch: await scratch(), mode: 'rootfs' });
-    const entries: TarEntry[] = [
-      {
-        path: 'manifest',
-        type: 'file',
-        mode: 0o644,
-        size: manifest.length,
-        open: () => Readable.from([manifest]),
-      },
-      { path: 'rootfs', type: 'dir', ...(merged.root ?? IMPLICIT_DIR) },
-      ...merged.entries.map((e) => underRootfs(e)),
-    ];
-    const tar = new DigestTap('sha512');
-    const out = createWriteStream(temp, { flags: 'wx' });
-    await pipeline(tarStream(entries, { mtime: image.mtime }), tar, deterministicGzip(), out);
-    await chmod(temp, 0o644);
-    return { imageId: `sha512-${tar.hex}` };
+    try {
+      return await writeTar(temp, manifest, merged, image.mtime);
+    } finally {
+      await merged.close();
+    }
   });
+  const { imageId, sha256, size } = written;
+  await image.memo?.remember(outFile, inputs, { digest: imageId, sha256, size });
+  return { imageId };
+}
+
+/** The ACI's tar, gzip'd into `temp`: its image ID (over the tar) and the file's own sha256 and size. */
+async function writeTar(
+  temp: string,
+  manifest: Buffer,
+  merged: Merged,
+  mtime: number,
+): Promise<{ imageId: string; sha256: string; size: number }> {
+  const entries: TarEntry[] = [
+    {
+      path: 'manifest',
+      type: 'file',
+      mode: 0o644,
+      size: manifest.length,
+      open: () => Readable.from([manifest]),
+    },
+    { path: 'rootfs', type: 'dir', ...(merged.root ?? IMPLICIT_DIR) },
+    ...merged.entries.map((e) => underRootfs(e)),
+  ];
+  const tar = new DigestTap('sha512');
+  const gz = new DigestTap('sha256');
+  const out = createWriteStream(temp, { flags: 'wx' });
+  await pipeline(tarStream(entries, { mtime }), tar, deterministicGzip(GZIP_LEVEL), gz, out);
+  await chmod(temp, 0o644);
+  return { imageId: `sha512-${tar.hex}`, sha256: gz.hex, size: gz.size };
 }
 
 function underRootfs(entry: TarEntry): TarEntry {

@@ -75,15 +75,7 @@ export async function mergeLayers(
             case 'OldFile':
             case 'ContiguousFile': {
               const start = offset;
-              for await (const chunk of entry) {
-                const { bytesWritten } = await spool.write(
-                  chunk as Buffer,
-                  0,
-                  (chunk as Buffer).length,
-                  offset,
-                );
-                offset += bytesWritten;
-              }
+              offset = await spoolBody(entry, spool, offset);
               const size = offset - start;
               const open = (): Readable => (size === 0 ? nothing() : slice(spool, start, size));
               overlay.addLeaf(parts, { type: 'file', size, open, ...meta });
@@ -119,11 +111,42 @@ export async function mergeLayers(
 
 const nothing = (): Readable => Readable.from([]);
 
+/**
+ * gunzip hands bodies over 16 KiB at a time: written as they came (and read back in 64 KiB),
+ * that was ~80,000 round trips through the thread pool per GiB. Merging 300 MiB of layers took
+ * 2.7 s of CPU so, 1.7 s with 1 MiB writes and 256 KiB reads; 1 MiB reads saved a little more
+ * time but added 8 MB to the peak of a 1 GiB ACI (every stream stage holds a chunk or two).
+ */
+const WRITE_CHUNK = 1 << 20;
+const READ_CHUNK = 256 << 10;
+
+/** Appends an entry's body to the spool at `offset`, in WRITE_CHUNK-sized writes; returns the new end. */
+async function spoolBody(body: AsyncIterable<unknown>, spool: FileHandle, offset: number): Promise<number> {
+  let pending: Buffer[] = [];
+  let size = 0;
+  const flush = async (): Promise<void> => {
+    const bytes = pending.length === 1 ? pending[0]! : Buffer.concat(pending, size);
+    for (let done = 0; done < bytes.length;) {
+      done += (await spool.write(bytes, done, bytes.length - done, offset + done)).bytesWritten;
+    }
+    offset += bytes.length;
+    pending = [];
+    size = 0;
+  };
+  for await (const chunk of body) {
+    pending.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size >= WRITE_CHUNK) await flush();
+  }
+  if (size > 0) await flush();
+  return offset;
+}
+
 /** `size` bytes of the spool from `start`, by positional reads: the handle stays open and shared. */
 function slice(spool: FileHandle, start: number, size: number): Readable {
   async function* read(): AsyncGenerator<Buffer> {
     for (let at = start, end = start + size; at < end;) {
-      const buffer = Buffer.allocUnsafe(Math.min(CHUNK, end - at));
+      const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, end - at));
       const { bytesRead } = await spool.read(buffer, 0, buffer.length, at);
       if (bytesRead === 0) throw new Error(`spool ends at ${at}, before ${end}`);
       at += bytesRead;
@@ -132,7 +155,6 @@ function slice(spool: FileHandle, start: number, size: number): Readable {
   }
   return Readable.from(read(), { objectMode: false });
 }
-const CHUNK = 1 << 16;
 
 /**
  * Which adjacent layers to merge so that at most `max` remain: repeatedly the adjacent pair with
