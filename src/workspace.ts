@@ -47,7 +47,13 @@ export async function openWorkspace(options: WorkspaceOptions): Promise<Workspac
     }),
   );
   let toolchain: Promise<string> | undefined;
-  return { config, repositories, store, toolchain: () => (toolchain ??= probeToolchain(options.env)) };
+  const cacheFile = path.join(store.root, 'cache', 'toolchain.json');
+  return {
+    config,
+    repositories,
+    store,
+    toolchain: () => (toolchain ??= probeToolchain(options.env, { cacheFile })),
+  };
 }
 
 async function recipeDirs(config: BuilditConfig, configDir: string): Promise<string[]> {
