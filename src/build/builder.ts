@@ -22,7 +22,8 @@ import { unpackArchive } from './unpack.ts';
 
 export interface BuildOptions {
   store: LocalStore;
-  sandbox: Sandbox;
+  /** Resolved only when a package is really built (see lazySandbox). */
+  sandbox: () => Promise<Sandbox>;
   jobs: number;
   fetch?: typeof fetch;
   signal?: AbortSignal;
@@ -73,7 +74,7 @@ export async function buildPackage(
         lines: node.recipe.build,
         cwd: srcDir,
         env,
-        sandbox: options.sandbox,
+        sandbox: await options.sandbox(),
         writable: [work],
         logFile: store.logFile(id),
         ...(options.signal ? { signal: options.signal } : {}),

@@ -24,7 +24,7 @@ import { publishContainer } from '../binhost/publish.ts';
 import type { Binhosts } from '../binhost/setup.ts';
 import { prepareGraph, type PreparedGraph } from './prepare.ts';
 import { beginUse } from '../store/roots.ts';
-import { resolveSandbox, type Sandbox, type SandboxMode } from './sandbox.ts';
+import { lazySandbox, type Sandbox, type SandboxMode } from './sandbox.ts';
 
 export type BuildEvent =
   | { type: 'start'; title: string }
@@ -102,7 +102,9 @@ export async function buildContainer(
     );
   }
   on({ type: 'start', title: container.title });
-  const sandbox = await resolveSandbox(options.sandbox);
+  const sandbox = lazySandbox(options.sandbox);
+  // Asked for by name, a sandbox that cannot work is an error before anything starts.
+  if (options.sandbox === 'on') await sandbox();
   await store.init();
   const run = { container, sandbox, extraPush };
 
@@ -134,7 +136,11 @@ export async function buildContainer(
 /** Every package from the store, a binhost or a build; then the images, the lock, and publishing. */
 async function buildGraph(
   workspace: Workspace,
-  run: { container: ResolvedContainer; sandbox: Sandbox; extraPush: readonly ImageReference[] },
+  run: {
+    container: ResolvedContainer;
+    sandbox: () => Promise<Sandbox>;
+    extraPush: readonly ImageReference[];
+  },
   graph: PreparedGraph,
   options: BuildContainerOptions,
   on: (event: BuildEvent) => void,

@@ -12,7 +12,6 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { execa } from 'execa';
 import { BuilditError, type SourceLocation } from '../errors.ts';
 import { isNotFound } from '../util/fs.ts';
 
@@ -160,6 +159,7 @@ async function runPatch(srcDir: string, patch: PatchToApply): Promise<void> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'buildit-patch-'));
   const rejects = path.join(scratch, 'rejects');
   try {
+    const { execa } = await import('execa');
     const result = await execa(
       'patch',
       [

@@ -7,7 +7,6 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { BuilditError } from '../errors.ts';
 import { SYSTEM_PATH } from './env.ts';
 
@@ -59,6 +58,7 @@ export async function resolveSandbox(
 
   const sandbox: Sandbox = { kind: 'bwrap', bwrap };
   const [file, ...args] = sandboxArgv(sandbox, { cwd: '/', writable: [] }, ['true']);
+  const { execa } = await import('execa');
   const trial = await execa(file!, args, {
     env: { PATH: SYSTEM_PATH },
     extendEnv: false,
@@ -83,6 +83,16 @@ export async function resolveSandbox(
     );
   }
   return { kind: 'none', reason: `bubblewrap (${bwrap}) does not work here: ${said}` };
+}
+
+/**
+ * The sandbox, resolved on first use: a run that builds nothing (every package in the store or on
+ * a binhost) then never starts the trial bwrap, and a `--sandbox on` that cannot work fails only
+ * when a build needs it.
+ */
+export function lazySandbox(mode: SandboxMode, env: NodeJS.ProcessEnv = process.env): () => Promise<Sandbox> {
+  let resolved: Promise<Sandbox> | undefined;
+  return () => (resolved ??= resolveSandbox(mode, env));
 }
 
 /** The argv that runs `command` in the sandbox: the executable first. */

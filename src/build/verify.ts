@@ -22,7 +22,7 @@ import type { Workspace } from '../workspace.ts';
 import { buildPackage } from './builder.ts';
 import { distfilesOf } from './obtain.ts';
 import { prepareGraph } from './prepare.ts';
-import { resolveSandbox, type Sandbox, type SandboxMode } from './sandbox.ts';
+import { lazySandbox, type Sandbox, type SandboxMode } from './sandbox.ts';
 import { runGraph } from './scheduler.ts';
 import { failureReport, installedForBuild } from './graph-build.ts';
 import {
@@ -71,7 +71,8 @@ export async function verifyContainer(
 ): Promise<VerifyReport> {
   const { store } = workspace;
   const container = await resolveContainer({ ...options, repositories: workspace.repositories });
-  const sandbox = options.rebuild ? await resolveSandbox(options.sandbox) : undefined;
+  const sandbox = lazySandbox(options.sandbox);
+  if (options.rebuild) await sandbox(); // every package is built: say now if the sandbox cannot work
   on({ type: 'start', title: container.title, rebuild: options.rebuild });
   // Not frozen, and the lock is not written: verify reads what a build left behind.
   const graph = await prepareGraph(workspace, container, { ...options, frozen: false });
@@ -111,10 +112,7 @@ export async function verifyContainer(
   try {
     const fresh = new LocalStore(scratch);
     await fresh.init();
-    await rebuildAll(
-      { store, fresh, lookup, graph, baselines, sandbox: sandbox!, options, on, warn },
-      decide,
-    );
+    await rebuildAll({ store, fresh, lookup, graph, baselines, sandbox, options, on, warn }, decide);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -124,7 +122,7 @@ export async function verifyContainer(
 interface RebuildRun extends RebuildStores {
   lookup: BinhostLookup;
   baselines: ReadonlyMap<PackageNode, Baseline | undefined>;
-  sandbox: Sandbox;
+  sandbox: () => Promise<Sandbox>;
   options: VerifyContainerOptions;
   on: (event: VerifyEvent) => void;
   warn: (message: string) => void;

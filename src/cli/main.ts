@@ -1,13 +1,6 @@
 /** The command line (SPEC §3): commander wiring, exit codes, error rendering. */
 import { Command, CommanderError, Option } from 'commander';
 import { BuilditError } from '../errors.ts';
-import { buildCommand, pushCommand } from './commands/build.ts';
-import { gcCommand } from './commands/gc.ts';
-import { hashCommand } from './commands/hash.ts';
-import { keygenCommand } from './commands/keygen.ts';
-import { planCommand } from './commands/plan.ts';
-import { sbomCommand } from './commands/sbom.ts';
-import { verifyCommand } from './commands/verify.ts';
 import type { CliIO, CommonOptions } from './io.ts';
 import { Reporter } from './report.ts';
 import { BUILDIT_VERSION } from '../version.ts';
@@ -54,13 +47,15 @@ function buildOptions(command: Command): Command {
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   let exitCode = 0;
   let reporter = new Reporter(io, { json: argv.includes('--json'), debug: argv.includes('--debug') });
+  // Each command's module is loaded when it runs: `buildit <dir>` never loads gc's or verify's.
   const act =
     <A extends unknown[], O extends CommonOptions>(
-      fn: (...args: [...A, O, CliIO, Reporter]) => Promise<number>,
+      load: () => Promise<(...args: [...A, O, CliIO, Reporter]) => Promise<number>>,
     ) =>
     async (...args: unknown[]) => {
       const options = args[args.length - 2] as O;
       reporter = new Reporter(io, options);
+      const fn = await load();
       exitCode = await fn(...(args.slice(0, -2) as A), options, io, reporter);
     };
 
@@ -78,7 +73,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     common(program.command('build', { isDefault: true }))
       .argument('<dir>', 'container dir (holds container.yaml)')
       .description('build what the store lacks and write the images (the default command: `buildit <dir>`)'),
-  ).action(act(buildCommand));
+  ).action(act(async () => (await import('./commands/build.ts')).buildCommand));
 
   const pushCmd = common(program.command('push'))
     .argument('<dir>', 'container dir (holds container.yaml)')
@@ -87,7 +82,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       'registry references to push the OCI image to, e.g. registry.example.org/team/app:1.0',
     )
     .description("build if needed, then push the container's OCI image to registries");
-  buildOptions(pushCmd).action(act(pushCommand));
+  buildOptions(pushCmd).action(act(async () => (await import('./commands/build.ts')).pushCommand));
 
   common(program.command('plan'))
     .argument('<dir>', 'container dir (holds container.yaml)')
@@ -98,7 +93,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .option('--discover <spec>', 'binhost locations to look packages up on (repeatable)', collect)
     .option('--offline', 'the local store only')
     .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
-    .action(act(planCommand));
+    .action(act(async () => (await import('./commands/plan.ts')).planCommand));
 
   common(program.command('keygen'))
     .argument('<name>', 'the key name (keyId in signatures)')
@@ -106,14 +101,14 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       'write an Ed25519 key pair: <name>.sec (keep secret; signing-key:) and <name>.pub (share; trusted-keys:)',
     )
     .option('--out <dir>', 'where to write the two files (default: the current folder)')
-    .action(act(keygenCommand));
+    .action(act(async () => (await import('./commands/keygen.ts')).keygenCommand));
 
   common(program.command('hash'))
     .argument('<pkg>', 'a package folder (holds pkg.yaml) or an atom such as app-misc/hello-1.0')
     .description("print a package's identity")
     .option('--explain', 'print the pre-image the identity is the sha256 of')
     .addOption(new Option('--target <os/arch>', 'target platform (default: this host)'))
-    .action(act(hashCommand));
+    .action(act(async () => (await import('./commands/hash.ts')).hashCommand));
 
   common(program.command('verify'))
     .argument('<dir>', 'container dir (holds container.yaml)')
@@ -127,19 +122,19 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .option('--discover <spec>', 'binhosts holding the artifacts to compare with (repeatable)', collect)
     .option('--offline', 'compare with the local store only')
     .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
-    .action(act(verifyCommand));
+    .action(act(async () => (await import('./commands/verify.ts')).verifyCommand));
 
   common(program.command('gc'))
     .description('remove store entries that no container built in the last --keep-days days uses')
     .option('--dry-run', 'list what would be removed, remove nothing')
     .option('--keep-days <n>', 'keep what containers built in the last n days use', '30')
     .option('--store <dir>', 'the local store (default $BUILDIT_HOME or ~/.cache/buildit)')
-    .action(act(gcCommand));
+    .action(act(async () => (await import('./commands/gc.ts')).gcCommand));
 
   common(program.command('sbom'))
     .argument('<image>', 'an image buildit wrote: an OCI layout folder (.oci) or an .aci file')
     .description("print an image's SPDX 2.3 SBOM (read from inside the image)")
-    .action(act(sbomCommand));
+    .action(act(async () => (await import('./commands/sbom.ts')).sbomCommand));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -50,7 +50,10 @@ async function build(
     : workspace.config.output
       ? path.resolve(configDir, workspace.config.output)
       : path.resolve(io.cwd, 'out');
-  const story = new Narrative(io, { enabled: !report.json && !report.quiet, color: options.color !== false });
+  const story = await Narrative.create(io, {
+    enabled: !report.json && !report.quiet,
+    color: options.color !== false,
+  });
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once('SIGINT', onSignal);

@@ -47,7 +47,10 @@ export async function verifyCommand(
 ): Promise<number> {
   const containerDir = path.resolve(io.cwd, dir);
   const workspace = await workspaceFor(containerDir, options, io);
-  const story = new Narrative(io, { enabled: !report.json && !report.quiet, color: options.color !== false });
+  const story = await Narrative.create(io, {
+    enabled: !report.json && !report.quiet,
+    color: options.color !== false,
+  });
   const overrides = parseVars(options.var ?? []);
   const sandbox = parseSandbox(options.sandbox);
   const jobs = parseJobs(options.jobs);
