@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// buildit's executable: the compiled CLI in dist/ (`npm ci` builds it through `prepare`).
+// buildit's executable: the bundled CLI, dist/buildit.js (`npm ci` builds it through `prepare`).
 import { existsSync } from 'node:fs';
 
-const entry = new URL('../dist/cli/main.js', import.meta.url);
+const entry = new URL('../dist/buildit.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write(
     'buildit: dist/ is missing; run `npm ci` (or `npm run build`) in the buildit folder first\n',
