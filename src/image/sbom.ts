@@ -135,31 +135,15 @@ export function buildSbom(input: SbomInput): Json {
       if (other) relationships.push(relationship(other, 'BUILD_DEPENDENCY_OF', spdxId));
     }
     for (const source of meta.sources ?? []) {
-      const sourceId = `SPDXRef-Source-${source.sha256.slice(0, 16)}`;
-      inputs.set(
-        sourceId,
-        inputs.get(sourceId) ?? {
-          SPDXID: sourceId,
-          name: source.url ? lastSegment(source.url) : (source.path ?? source.sha256),
-          primaryPackagePurpose: 'SOURCE',
-          downloadLocation: source.url ?? NOASSERTION,
-          filesAnalyzed: false,
-          checksums: [{ algorithm: 'SHA256', checksumValue: source.sha256 }],
-        },
-      );
+      const sourceId = addInput(inputs, 'Source', { ...source, local: source.path });
       relationships.push(relationship(spdxId, 'GENERATED_FROM', sourceId));
     }
     for (const patch of meta.patches ?? []) {
-      const patchId = `SPDXRef-Patch-${patch.sha256.slice(0, 16)}`;
-      inputs.set(
-        patchId,
-        inputs.get(patchId) ?? {
-          SPDXID: patchId,
-          name: patch.url ? lastSegment(patch.url) : (patch.file ?? patch.sha256),
-          primaryPackagePurpose: 'SOURCE',
-          downloadLocation: patch.url ?? NOASSERTION,
-          filesAnalyzed: false,
-          checksums: [{ algorithm: 'SHA256', checksumValue: patch.sha256 }],
+      const patchId = addInput(
+        inputs,
+        'Patch',
+        { ...patch, local: patch.file },
+        {
           ...(patch.author ? { originator: party(patch.author) } : {}),
           ...(patch.description ? { description: patch.description } : {}),
         },
@@ -184,6 +168,31 @@ export function buildSbom(input: SbomInput): Json {
   const digest = createHash('sha256').update(JSON.stringify(document)).digest('hex');
   document['documentNamespace'] = `https://buildit.invalid/spdx/${input.imageName}-${digest}`;
   return document;
+}
+
+/**
+ * A source or patch as a SOURCE package, once per sha256 however many packages use it; its SPDXID.
+ * A URL names it by its last segment, a local file by its path.
+ */
+function addInput(
+  inputs: Map<string, Json>,
+  kind: 'Source' | 'Patch',
+  input: { url?: string; local?: string; sha256: string },
+  extra: Json = {},
+): string {
+  const id = `SPDXRef-${kind}-${input.sha256.slice(0, 16)}`;
+  if (!inputs.has(id)) {
+    inputs.set(id, {
+      SPDXID: id,
+      name: input.url ? lastSegment(input.url) : (input.local ?? input.sha256),
+      primaryPackagePurpose: 'SOURCE',
+      downloadLocation: input.url ?? NOASSERTION,
+      filesAnalyzed: false,
+      checksums: [{ algorithm: 'SHA256', checksumValue: input.sha256 }],
+      ...extra,
+    });
+  }
+  return id;
 }
 
 /** Each package that needs a soname another package in the image provides links to it dynamically. */

@@ -55,6 +55,24 @@ async function build(
   return r;
 }
 
+/** A copy of examples/hello built into a fresh store: its hello package's record file and artifact hex. */
+async function builtHello(): Promise<{
+  ctr: string;
+  env: NodeJS.ProcessEnv;
+  store: string;
+  recordFile: string;
+  hex: string;
+}> {
+  const { ctr, out } = repoCopy('examples/hello');
+  const env = testEnv();
+  const store = env['BUILDIT_HOME']!;
+  const built = await build(ctr, out, env);
+  const id = String(built.events.find((e) => e['type'] === 'package')!['id']);
+  const recordFile = path.join(store, 'packages/linux-amd64', id.slice(0, 2), `${id}.json`);
+  const hex = String(JSON.parse(readFileSync(recordFile, 'utf8')).artifact.digest).slice('sha256:'.length);
+  return { ctr, env, store, recordFile, hex };
+}
+
 test('examples/hello: verify --rebuild builds it again from source, byte for byte the same; the store is untouched', async () => {
   const { ctr, out } = repoCopy('examples/hello');
   const env = testEnv();
@@ -163,15 +181,9 @@ test('a package that writes the date is caught: verify --rebuild names it and th
 });
 
 test('an artifact compressed by another gzip: the same tar, reported as compression only', async () => {
-  const { ctr, out } = repoCopy('examples/hello');
-  const env = testEnv();
-  const store = env['BUILDIT_HOME']!;
-  const built = await build(ctr, out, env);
-  const id = String(built.events.find((e) => e['type'] === 'package')!['id']);
+  const { ctr, env, store, recordFile, hex } = await builtHello();
   // What a baseline packed elsewhere looks like: the same tar (diff_id), other gzip bytes.
-  const recordFile = path.join(store, 'packages/linux-amd64', id.slice(0, 2), `${id}.json`);
   const record = JSON.parse(readFileSync(recordFile, 'utf8'));
-  const hex = String(record.artifact.digest).slice('sha256:'.length);
   const regzipped = gzipSync(
     gunzipSync(readFileSync(path.join(store, 'blobs/sha256', hex.slice(0, 2), hex))),
     {
@@ -198,13 +210,7 @@ test('an artifact compressed by another gzip: the same tar, reported as compress
 });
 
 test('verify without --rebuild finds a damaged store blob: exit 1, naming the record to remove', async () => {
-  const { ctr, out } = repoCopy('examples/hello');
-  const env = testEnv();
-  const store = env['BUILDIT_HOME']!;
-  const built = await build(ctr, out, env);
-  const id = String(built.events.find((e) => e['type'] === 'package')!['id']);
-  const recordFile = path.join(store, 'packages/linux-amd64', id.slice(0, 2), `${id}.json`);
-  const hex = String(JSON.parse(readFileSync(recordFile, 'utf8')).artifact.digest).slice('sha256:'.length);
+  const { ctr, env, store, recordFile, hex } = await builtHello();
 
   const good = await buildit(['verify', ctr, '--json'], { env });
   assert.equal(good.code, 0, good.stdout + good.stderr);
