@@ -28,7 +28,12 @@ export interface RegistryClientOptions {
   timeoutMs?: number;
   /** Blobs up to this size go in one PUT; default 64 MiB. */
   monolithicLimit?: number;
-  /** PATCH size for larger blobs; default 32 MiB. */
+  /**
+   * PATCH size for larger blobs; default: the whole blob in one PATCH, streamed (as docker and
+   * skopeo push). 32 MiB chunks took 1.45x as long as one PATCH to docker-registry on loopback
+   * (500 MiB: 1.78 s against 1.22 s).
+   * Lower it for a registry or proxy that caps request bodies.
+   */
   chunkSize?: number;
 }
 
@@ -286,7 +291,7 @@ export class RegistryClient {
 
   /** PATCHes `source` in chunks, each streamed as it is read; returns where the final PUT goes. */
   async #patchChunks(repo: string, location: URL, size: number, source: Readable): Promise<URL> {
-    const chunkSize = this.#options.chunkSize ?? 32 * MIB;
+    const chunkSize = this.#options.chunkSize ?? size;
     const iterator = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     let pending: Buffer | undefined;
     let offset = 0;
