@@ -4,8 +4,8 @@
  * canonical (RFC 8785: sorted keys, no spaces), so the manifest digest depends on the content only.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { chmod, link, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
+import { chmod, copyFile, link, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { BuilditError } from '../errors.ts';
@@ -49,9 +49,9 @@ export interface OciWritten {
 }
 
 /**
- * Writes the layout at `outDir` (replacing an earlier one) atomically. Layers are hardlinked from
- * their `file` when they have one and it is on the same filesystem, otherwise copied through
- * `open()` and verified against their digest as they stream.
+ * Writes the layout at `outDir` (replacing an earlier one) atomically. A layer with a `file` (a
+ * store blob, a packed layer) is hard-linked, or copied by the kernel on another filesystem, and
+ * its size checked; one without is copied through `open()`, its digest checked as it streams.
  */
 export async function writeOciLayout(outDir: string, image: OciImage): Promise<OciWritten> {
   checkTag(image.tag);
@@ -136,20 +136,26 @@ async function limitLayers(image: OciImage, scratch: () => Promise<string>): Pro
 async function placeLayer(blobs: string, layer: LayerBlob): Promise<void> {
   const dest = path.join(blobs, sha256Hex(layer.digest));
   if (await exists(dest)) return; // the same layer twice in one image
-  if (layer.file !== undefined) {
+  if (layer.file === undefined) return copyLayer(dest, layer);
+  try {
+    await link(layer.file, dest);
+  } catch {
+    // EXDEV (another filesystem), EPERM (fs.protected_hardlinks), EMLINK: the kernel copies
+    // (copy_file_range; a reflink where the filesystem can). The file is the store's, checked by
+    // its digest when it was stored, so it is trusted as the hard link trusts it: size checked.
     try {
-      await link(layer.file, dest);
+      await copyFile(layer.file, dest, constants.COPYFILE_EXCL);
+      await chmod(dest, 0o644);
     } catch {
-      // EXDEV (another filesystem), EPERM (fs.protected_hardlinks), EMLINK, a moved file: copy.
+      // a moved or unreadable file: stream it through open(), digest checked
+      await rm(dest, { force: true });
       return copyLayer(dest, layer);
     }
-    const { size } = await stat(dest);
-    if (size !== layer.size) {
-      throw new Error(`layer ${layer.createdBy}: ${layer.file} holds ${size} bytes, not ${layer.size}`);
-    }
-    return;
   }
-  await copyLayer(dest, layer);
+  const { size } = await stat(dest);
+  if (size !== layer.size) {
+    throw new Error(`layer ${layer.createdBy}: ${layer.file} holds ${size} bytes, not ${layer.size}`);
+  }
 }
 
 async function copyLayer(dest: string, layer: LayerBlob): Promise<void> {

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -169,6 +178,28 @@ test('layers are hardlinked from their file when they have one, copied and verif
     writeOciLayout(out2, image([lying])),
     /its bytes \(sha256:[0-9a-f]+, \d+ bytes\) are not sha256:/,
   );
+  assert.equal(existsSync(out2), false);
+});
+
+test('on another filesystem a layer file is copied whole (mode 0644), and a file of the wrong size is refused', async (t) => {
+  const [pkg] = await sampleLayers(t);
+  assert.ok(existsSync('/dev/shm'), 'needs /dev/shm (a tmpfs) as the other filesystem');
+  const shm = mkdtempSync('/dev/shm/buildit-test-');
+  t.after(() => rmSync(shm, { recursive: true, force: true }));
+  assert.notEqual(
+    statSync(shm).dev,
+    statSync(pkg!.file!).dev,
+    'the layer file and /dev/shm share a filesystem',
+  );
+  const out = join(shm, 'x.oci');
+  await writeOciLayout(out, image([pkg!]));
+  const blob = join(out, 'blobs/sha256', pkg!.digest.slice(7));
+  assert.ok(readFileSync(blob).equals(readFileSync(pkg!.file!)));
+  assert.equal(statSync(blob).mode & 0o777, 0o644);
+
+  const short: LayerBlob = { ...pkg!, size: pkg!.size + 1 };
+  const out2 = join(shm, 'y.oci');
+  await assert.rejects(writeOciLayout(out2, image([short])), /holds \d+ bytes, not \d+/);
   assert.equal(existsSync(out2), false);
 });
 
