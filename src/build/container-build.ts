@@ -108,15 +108,16 @@ export async function buildContainer(
   await store.init();
   const run = { container, sandbox, extraPush };
 
-  const graph = await prepareGraph(workspace, container, options);
+  // Said before resolving, which may pin remote patches into the store: gc keeps what a running
+  // build wrote even before it knew its packages.
   const use = await beginUse(
     store,
     {
       container: container.dir,
       name: container.vars['name'] ?? path.basename(container.dir),
       version: container.vars['version'] ?? 'latest',
-      packages: graph.unique.map((node) => ({ target: node.target, id: graph.idOf.get(node)! })),
-      distfiles: [...new Set([...graph.unique.flatMap(distfilesOf), ...Object.values(graph.lock.distfiles)])],
+      packages: [],
+      distfiles: [],
     },
     {
       ...(options.signal ? { signal: options.signal } : {}),
@@ -125,6 +126,11 @@ export async function buildContainer(
   );
   let ok = false;
   try {
+    const graph = await prepareGraph(workspace, container, options);
+    await use.update({
+      packages: graph.unique.map((node) => ({ target: node.target, id: graph.idOf.get(node)! })),
+      distfiles: [...new Set([...graph.unique.flatMap(distfilesOf), ...Object.values(graph.lock.distfiles)])],
+    });
     const result = await buildGraph(workspace, run, graph, options, on);
     ok = true;
     return result;

@@ -62,6 +62,22 @@ export class OutputMemo {
   }
 }
 
+/**
+ * The output a memo file speaks of, when that output is gone (or the memo is unreadable): the memo
+ * can go. `buildit gc` asks; an output still there keeps its memo, however old.
+ */
+export async function memoIsOrphan(file: string): Promise<boolean> {
+  let memo: Partial<Memo>;
+  try {
+    memo = JSON.parse(await readFile(file, 'utf8')) as Partial<Memo>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false; // already gone
+    return true; // torn or not ours
+  }
+  if (memo.schema !== SCHEMA || typeof memo.output !== 'string') return true;
+  return (await statIfExists(memo.output)) === undefined;
+}
+
 function hash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }

@@ -7,7 +7,7 @@
 import type { StoreInventory } from './gc-scan.ts';
 import type { StoredFile } from './roots.ts';
 
-export type GcKind = 'root' | 'record' | 'log' | 'blob' | 'marker' | 'tmp' | 'lock';
+export type GcKind = 'root' | 'record' | 'log' | 'blob' | 'marker' | 'tmp' | 'lock' | 'memo';
 
 export interface Removal extends StoredFile {
   kind: GcKind;
@@ -90,6 +90,7 @@ export function planGc(inventory: StoreInventory, policy: GcPolicy): GcPlan {
     ...inventory.logs.filter(logGoes).map((l) => removal('log', l, { id: l.id })),
     ...inventory.blobs.filter((b) => !blobs.has(b)).map((b) => removal('blob', b, { id: b.hex })),
     ...inventory.scratch.filter((s) => !s.live).map((s) => removal('tmp', s)),
+    ...inventory.orphanMemos.map((m) => removal('memo', m)),
     ...inventory.locks
       .filter((l) => l.state === 'stale')
       .map((l) => removal('lock', l, l.id ? { id: l.id } : {})),

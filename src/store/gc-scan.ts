@@ -6,6 +6,7 @@
  */
 import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { memoIsOrphan } from '../image/reuse.ts';
 import { isNotFound, readdirIfExists } from '../util/fs.ts';
 import { isAlive } from '../util/process.ts';
 import {
@@ -30,6 +31,8 @@ export interface StoreInventory {
   locks: (StoredFile & { id?: string; state: 'held' | 'stale' })[];
   /** tmp/ entries and `.tmp-*` files of interrupted atomic writes; `live` while their process runs. */
   scratch: (StoredFile & { live: boolean })[];
+  /** `cache/images/` records of outputs that are gone (image/reuse.ts). */
+  orphanMemos: StoredFile[];
 }
 
 /** Everything gc decides about, read from the store as it is now. */
@@ -91,6 +94,16 @@ export async function scanStore(store: LocalStore): Promise<StoreInventory> {
       await addInterruptedWrite(scratch, path.join(root, 'roots', name, inner));
   }
 
+  const orphanMemos: StoredFile[] = [];
+  const memos = path.join(root, 'cache', 'images');
+  for (const name of await readdirIfExists(memos)) {
+    const file = path.join(memos, name);
+    if (/^[0-9a-f]{64}\.json$/.test(name) && (await memoIsOrphan(file))) {
+      const info = await fileInfo(file);
+      if (info) orphanMemos.push(info);
+    } else await addInterruptedWrite(scratch, file);
+  }
+
   return {
     roots: await readRoots(store),
     active: await readActive(store),
@@ -99,6 +112,7 @@ export async function scanStore(store: LocalStore): Promise<StoreInventory> {
     logs,
     locks,
     scratch,
+    orphanMemos,
   };
 }
 

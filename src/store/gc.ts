@@ -120,6 +120,7 @@ async function removeEntry(store: LocalStore, entry: Removal, since: number): Pr
       return removeUnlessTouched(store, entry.path, async (aside) => (await lockState(aside)) === 'held');
     case 'log':
     case 'marker':
+    case 'memo':
     case 'tmp':
       try {
         await (entry.kind === 'tmp' ? rm(entry.path, { recursive: true }) : rm(entry.path));

@@ -43,6 +43,12 @@ export interface ContainerUse {
 }
 
 export interface UseHandle {
+  /**
+   * The packages and distfiles the build will use, once they are known. The marker keeps the
+   * time it was first written: gc keeps whatever changed since then, so what the build wrote
+   * before saying what it uses (remote patches pinned while resolving, say) is safe too.
+   */
+  update(uses: Pick<ContainerUse, 'packages' | 'distfiles'>): Promise<void>;
   /** The build is over: remember the container as a root when it succeeded. */
   finish(ok: boolean): Promise<void>;
 }
@@ -67,16 +73,23 @@ export async function beginUse(
   use: ContainerUse,
   options: UseOptions = {},
 ): Promise<UseHandle> {
-  const normal = normalize(use);
+  let normal = normalize(use);
   const marker = path.join(store.root, 'active', `${process.pid}-${randomBytes(6).toString('hex')}.json`);
-  const active = {
-    schema: ACTIVE_SCHEMA,
-    pid: process.pid,
-    host: os.hostname(),
-    started: new Date().toISOString(),
-    ...normal,
+  const started = new Date();
+  const write = (mtime?: Date) => {
+    const active = {
+      schema: ACTIVE_SCHEMA,
+      pid: process.pid,
+      host: os.hostname(),
+      started: started.toISOString(),
+      ...normal,
+    };
+    return writeFileAtomic(marker, `${JSON.stringify(active, null, 2)}\n`, mtime ? { mtime } : {});
   };
-  await writeFileAtomic(marker, `${JSON.stringify(active, null, 2)}\n`);
+  await write();
+  // The filesystem's clock, as gc reads it (not ours): what every later rewrite keeps, a
+  // millisecond early (utimes rounds), never late: earlier protects more.
+  const mtime = new Date(Math.floor((await stat(marker)).mtimeMs) - 1);
   try {
     await waitWhileGcRuns(store, options);
   } catch (error) {
@@ -84,6 +97,10 @@ export async function beginUse(
     throw error;
   }
   return {
+    async update(uses) {
+      normal = normalize({ ...normal, ...uses });
+      await write(mtime);
+    },
     async finish(ok) {
       // The root is written before the marker goes: at no moment does neither protect the packages.
       try {

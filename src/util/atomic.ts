@@ -17,13 +17,19 @@ export function tempPathFor(file: string): string {
   );
 }
 
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+/** `options.mtime`: the file's modification time, set before it appears (default: now). */
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  options: { mtime?: Date } = {},
+): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const temp = tempPathFor(file);
   try {
     const handle = await open(temp, 'wx', 0o644);
     try {
       await handle.writeFile(data);
+      if (options.mtime) await handle.utimes(options.mtime, options.mtime);
       await handle.sync();
     } finally {
       await handle.close();

@@ -456,3 +456,77 @@ test('what a build touches while gc runs stays: a record keeps its artifact too'
   assert.ok(!existsSync(s.expired), 'the rest goes as planned');
   assert.deepEqual(readdirSync(path.join(s.store.root, 'tmp')), [], 'nothing is left aside');
 });
+
+test('a build says what it uses once resolved: its marker keeps its first time, so what it wrote before is kept', async () => {
+  const store = makeStore();
+  const handle = await beginUse(store, {
+    container: '/ctr/late',
+    name: 'late',
+    version: '1',
+    packages: [],
+    distfiles: [],
+  });
+  const [name] = readdirSync(path.join(store.root, 'active'));
+  const marker = path.join(store.root, 'active', name!);
+  const first = statSync(marker).mtimeMs;
+  await sleep(50);
+  // Written while resolving (a remote patch being pinned), before the build knows its packages.
+  const pinned = sha256('pinned patch');
+  const early = write(store.blobFile(pinned), 'patch\n', 0);
+  const orphan = addBlob(store, sha256('nobody'), 100);
+
+  const during = await collectGarbage(store, { keepDays: 0, dryRun: false });
+  assert.ok(existsSync(early), 'changed since the running build started: kept');
+  assert.equal(existsSync(orphan), false, 'an old orphan goes');
+  assert.ok(during.removed.some((r) => r.path === orphan));
+
+  await sleep(50);
+  await handle.update({ packages: [{ target: TARGET, id: id('d') }], distfiles: [pinned] });
+  const kept = statSync(marker).mtimeMs;
+  assert.ok(
+    kept <= first && kept > first - 3,
+    `the marker keeps the time the build started (${kept} vs ${first})`,
+  );
+  const active = JSON.parse(readFileSync(marker, 'utf8'));
+  assert.deepEqual(active.packages, [{ target: TARGET, id: id('d') }]);
+  assert.deepEqual(active.distfiles, [pinned]);
+
+  age(early, 100); // even once old, the marker names it now
+  await collectGarbage(store, { keepDays: 0, dryRun: false });
+  assert.ok(existsSync(early));
+  await handle.finish(true);
+});
+
+test('cache/images: a memo whose image is gone (or that is torn) goes; one whose image is there stays', async () => {
+  const store = makeStore();
+  const images = path.join(store.root, 'cache', 'images');
+  const outputs = testdir();
+  const memo = (name: string, output: string) =>
+    write(
+      path.join(images, `${sha256(name)}.json`),
+      JSON.stringify({
+        schema: 'buildit-output-memo/v1',
+        output,
+        inputs: 'x',
+        digest: 'd',
+        sha256: 's',
+        size: 1,
+      }),
+    );
+  const there = write(path.join(outputs, 'app.aci'), 'aci');
+  const kept = memo('kept', there);
+  const gone = memo('gone', path.join(outputs, 'deleted.aci'));
+  const torn = write(path.join(images, `${sha256('torn')}.json`), '{"schema":"buildit-out');
+  write(path.join(store.root, 'cache', 'toolchain.json'), '{}');
+
+  const result = await collectGarbage(store, { keepDays: 30, dryRun: false });
+  assert.deepEqual(
+    result.removed
+      .filter((r) => r.kind === 'memo')
+      .map((r) => r.path)
+      .sort(),
+    [gone, torn].sort(),
+  );
+  assert.ok(existsSync(kept));
+  assert.ok(existsSync(path.join(store.root, 'cache', 'toolchain.json')), 'the rest of cache/ is left alone');
+});

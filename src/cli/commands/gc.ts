@@ -66,7 +66,7 @@ export function parseKeepDays(value: string | undefined): number {
   );
 }
 
-const KINDS: GcKind[] = ['root', 'record', 'log', 'blob', 'marker', 'tmp', 'lock'];
+const KINDS: GcKind[] = ['root', 'record', 'log', 'blob', 'marker', 'tmp', 'lock', 'memo'];
 const PLURAL: Record<GcKind, string> = {
   root: 'roots',
   record: 'records',
@@ -75,6 +75,7 @@ const PLURAL: Record<GcKind, string> = {
   marker: 'markers',
   tmp: 'tmp',
   lock: 'locks',
+  memo: 'memos',
 };
 
 function count(result: GcResult, kind: GcKind): number {
@@ -91,6 +92,7 @@ function summary(result: GcResult): string {
   const parts = [n(count(result, 'record'), 'record'), n(count(result, 'blob'), 'blob')];
   if (count(result, 'root')) parts.push(n(count(result, 'root'), 'root'));
   if (count(result, 'log')) parts.push(n(count(result, 'log'), 'log'));
+  if (count(result, 'memo')) parts.push(n(count(result, 'memo'), 'memo') + ' of images gone');
   const leftovers = count(result, 'marker') + count(result, 'tmp') + count(result, 'lock');
   if (leftovers) parts.push(n(leftovers, 'leftover') + ' of killed runs');
   const mib = (freed(result) / 2 ** 20).toFixed(2);
