@@ -13,9 +13,9 @@ import type { PackageNode, Target } from '../recipe/types.ts';
 import type { PackageRecord } from '../store/record.ts';
 import type { Workspace } from '../workspace.ts';
 import { storedRecord } from './builder.ts';
-import { distfilesOf, obtainPackage, type PackageSource } from './obtain.ts';
+import { obtainPackage, type PackageSource } from './obtain.ts';
 import { runGraph } from './scheduler.ts';
-import { failureReport, installedForBuild } from './graph-build.ts';
+import { failureReport, holdStore, installedForBuild } from './graph-build.ts';
 import { reference, Registries, type RegistryOptions } from './registry-steps.ts';
 import { assembleImage, type AssembledImage, type ImageEvent } from './assemble.ts';
 import type { ImageReference } from '../registry/reference.ts';
@@ -23,7 +23,6 @@ import { BinhostLookup } from '../binhost/lookup.ts';
 import { publishContainer } from '../binhost/publish.ts';
 import type { Binhosts } from '../binhost/setup.ts';
 import { prepareGraph, type PreparedGraph } from './prepare.ts';
-import { beginUse } from '../store/roots.ts';
 import { lazySandbox, type Sandbox, type SandboxMode } from './sandbox.ts';
 
 export type BuildEvent =
@@ -108,34 +107,19 @@ export async function buildContainer(
   await store.init();
   const run = { container, sandbox, extraPush };
 
-  // Said before resolving, which may pin remote patches into the store: gc keeps what a running
-  // build wrote even before it knew its packages.
-  const use = await beginUse(
-    store,
-    {
-      container: container.dir,
-      name: container.vars['name'] ?? path.basename(container.dir),
-      version: container.vars['version'] ?? 'latest',
-      packages: [],
-      distfiles: [],
-    },
-    {
-      ...(options.signal ? { signal: options.signal } : {}),
-      onWait: () => on({ type: 'warning', message: 'waiting for buildit gc to finish with the store' }),
-    },
-  );
+  const hold = await holdStore(store, container, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    warn: (message) => on({ type: 'warning', message }),
+  });
   let ok = false;
   try {
     const graph = await prepareGraph(workspace, container, options);
-    await use.update({
-      packages: graph.unique.map((node) => ({ target: node.target, id: graph.idOf.get(node)! })),
-      distfiles: [...new Set([...graph.unique.flatMap(distfilesOf), ...Object.values(graph.lock.distfiles)])],
-    });
+    await hold.resolved(graph);
     const result = await buildGraph(workspace, run, graph, options, on);
     ok = true;
     return result;
   } finally {
-    await use.finish(ok);
+    await hold.finish(ok);
   }
 }
 

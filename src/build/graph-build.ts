@@ -1,9 +1,61 @@
-/** What builds over a package graph share: installing build dependencies, and reporting failures. */
+/**
+ * What builds over a package graph share (`buildit build` and `verify --rebuild`): holding the
+ * store against gc, installing build dependencies, and reporting failures.
+ */
+import path from 'node:path';
+import type { ResolvedContainer } from '../container/resolve.ts';
 import { BuilditError, BuilditErrors } from '../errors.ts';
 import { formatAtom } from '../recipe/atom.ts';
 import type { PackageNode } from '../recipe/types.ts';
 import { artifactHex, type PackageRecord } from '../store/record.ts';
+import { beginUse, type UseHandle } from '../store/roots.ts';
+import type { LocalStore } from '../store/store.ts';
+import { distfilesOf } from './obtain.ts';
+import type { PreparedGraph } from './prepare.ts';
 import type { GraphOutcome } from './scheduler.ts';
+
+export interface StoreHold {
+  /** The graph is resolved: gc keeps its packages and distfiles from now on. */
+  resolved(graph: PreparedGraph): Promise<void>;
+  /** Done; a successful build (`root: true`) is remembered as a root. */
+  finish(root: boolean): Promise<void>;
+}
+
+/**
+ * Marks the store in use by a run over `container`, before it resolves the container (resolving
+ * may pin remote patches into the store): gc keeps what the run writes or names (store/roots.ts).
+ * Waits, saying so once, while a gc runs.
+ */
+export async function holdStore(
+  store: LocalStore,
+  container: ResolvedContainer,
+  options: { signal?: AbortSignal; warn: (message: string) => void },
+): Promise<StoreHold> {
+  const use: UseHandle = await beginUse(
+    store,
+    {
+      container: container.dir,
+      name: container.vars['name'] ?? path.basename(container.dir),
+      version: container.vars['version'] ?? 'latest',
+      packages: [],
+      distfiles: [],
+    },
+    {
+      ...(options.signal ? { signal: options.signal } : {}),
+      onWait: () => options.warn('waiting for buildit gc to finish with the store'),
+    },
+  );
+  return {
+    resolved: (graph) =>
+      use.update({
+        packages: graph.unique.map((node) => ({ target: node.target, id: graph.idOf.get(node)! })),
+        distfiles: [
+          ...new Set([...graph.unique.flatMap(distfilesOf), ...Object.values(graph.lock.distfiles)]),
+        ],
+      }),
+    finish: (root) => use.finish(root),
+  };
+}
 
 /** A build dependency's artifact and, transitively, its run dependencies' (each once). */
 export function installedForBuild(

@@ -21,10 +21,10 @@ import { limiter } from '../util/limit.ts';
 import type { Workspace } from '../workspace.ts';
 import { buildPackage } from './builder.ts';
 import { distfilesOf } from './obtain.ts';
-import { prepareGraph } from './prepare.ts';
+import { prepareGraph, type PreparedGraph } from './prepare.ts';
 import { lazySandbox, type Sandbox, type SandboxMode } from './sandbox.ts';
 import { runGraph } from './scheduler.ts';
-import { failureReport, installedForBuild } from './graph-build.ts';
+import { failureReport, holdStore, installedForBuild } from './graph-build.ts';
 import {
   baselineOf,
   checkBaseline,
@@ -74,8 +74,32 @@ export async function verifyContainer(
   const sandbox = lazySandbox(options.sandbox);
   if (options.rebuild) await sandbox(); // every package is built: say now if the sandbox cannot work
   on({ type: 'start', title: container.title, rebuild: options.rebuild });
-  // Not frozen, and the lock is not written: verify reads what a build left behind.
-  const graph = await prepareGraph(workspace, container, { ...options, frozen: false });
+  const warn = (message: string) => on({ type: 'warning', message });
+  // gc must not remove the baselines and distfiles while they are read (no root is written).
+  await store.init();
+  const hold = await holdStore(store, container, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    warn,
+  });
+  try {
+    // Not frozen, and the lock is not written: verify reads what a build left behind.
+    const graph = await prepareGraph(workspace, container, { ...options, frozen: false });
+    await hold.resolved(graph);
+    return await verifyGraph(workspace, { container, graph, sandbox }, options, on);
+  } finally {
+    await hold.finish(false);
+  }
+}
+
+/** Each package's verdict: its baseline checked, or (--rebuild) rebuilt and compared. */
+async function verifyGraph(
+  workspace: Workspace,
+  run: { container: ResolvedContainer; graph: PreparedGraph; sandbox: () => Promise<Sandbox> },
+  options: VerifyContainerOptions,
+  on: (event: VerifyEvent) => void,
+): Promise<VerifyReport> {
+  const { store } = workspace;
+  const { container, graph, sandbox } = run;
   const warn = (message: string) => on({ type: 'warning', message });
   const lookup = new BinhostLookup(options.binhosts?.lookup ?? [], { warn });
   const baselines = new Map<PackageNode, Baseline | undefined>();
@@ -107,7 +131,6 @@ export async function verifyContainer(
     return { container, verdicts: inGraphOrder(), rebuilt: false };
   }
 
-  await store.init();
   const scratch = await store.tempDir('verify');
   try {
     const fresh = new LocalStore(scratch);
