@@ -13,7 +13,7 @@ import type { Layer, ResolvedImage } from '../container/resolve.ts';
 import { writeAci } from '../image/aci.ts';
 import { OutputMemo } from '../image/reuse.ts';
 import { mergeConfig } from '../image/base-config.ts';
-import { packLayer, type LayerBlob } from '../image/layer.ts';
+import { digestHex, packLayer, type LayerBlob } from '../image/layer.ts';
 import { writeOciLayout } from '../image/oci.ts';
 import { sbomPathInImage } from '../image/sbom.ts';
 import { syncEntries } from '../image/sync-layer.ts';
@@ -53,6 +53,8 @@ export interface AssembleContext {
   /** `buildit push` references for this image. */
   extraPush: readonly ImageReference[];
   strictLibs: boolean;
+  /** Store blobs the image uses besides package artifacts (a base image's layers), for gc to keep. */
+  keepBlobs(hexes: readonly string[]): Promise<void>;
   on(event: ImageEvent): void;
 }
 
@@ -85,6 +87,7 @@ export async function assembleImage(image: ResolvedImage, ctx: AssembleContext):
       step.type === 'oci' && step.base
         ? await pullBase(reference(step.base, step.locate(['base'])), image.target, store, ctx.registries)
         : undefined;
+    if (base) await ctx.keepBlobs(base.layers.map((layer) => digestHex(layer.digest)));
     const sbom = await describeImage({
       name,
       version: image.vars['version'] ?? 'latest',

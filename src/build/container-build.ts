@@ -15,7 +15,7 @@ import type { Workspace } from '../workspace.ts';
 import { storedRecord } from './builder.ts';
 import { obtainPackage, type PackageSource } from './obtain.ts';
 import { runGraph } from './scheduler.ts';
-import { failureReport, holdStore, installedForBuild } from './graph-build.ts';
+import { failureReport, holdStore, installedForBuild, type StoreHold } from './graph-build.ts';
 import { reference, Registries, type RegistryOptions } from './registry-steps.ts';
 import { assembleImage, type AssembledImage, type ImageEvent } from './assemble.ts';
 import type { ImageReference } from '../registry/reference.ts';
@@ -115,7 +115,7 @@ export async function buildContainer(
   try {
     const graph = await prepareGraph(workspace, container, options);
     await hold.resolved(graph);
-    const result = await buildGraph(workspace, run, graph, options, on);
+    const result = await buildGraph(workspace, { ...run, hold }, graph, options, on);
     ok = true;
     return result;
   } finally {
@@ -130,13 +130,14 @@ async function buildGraph(
     container: ResolvedContainer;
     sandbox: () => Promise<Sandbox>;
     extraPush: readonly ImageReference[];
+    hold: StoreHold;
   },
   graph: PreparedGraph,
   options: BuildContainerOptions,
   on: (event: BuildEvent) => void,
 ): Promise<ContainerBuildResult> {
   const { store } = workspace;
-  const { container, sandbox, extraPush } = run;
+  const { container, sandbox, extraPush, hold } = run;
   const { order, idOf, labels, lock } = graph;
 
   const warn = (message: string) => on({ type: 'warning', message });
@@ -243,6 +244,7 @@ async function buildGraph(
         registries,
         extraPush: extra,
         strictLibs: options.strictLibs ?? false,
+        keepBlobs: (hexes) => hold.keepBlobs(hexes),
         on,
       }),
     );

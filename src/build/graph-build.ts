@@ -17,6 +17,8 @@ import type { GraphOutcome } from './scheduler.ts';
 export interface StoreHold {
   /** The graph is resolved: gc keeps its packages and distfiles from now on. */
   resolved(graph: PreparedGraph): Promise<void>;
+  /** Store blobs the images are made of besides packages (base image layers): kept too, and in the root. */
+  keepBlobs(hexes: readonly string[]): Promise<void>;
   /** Done; a successful build (`root: true`) is remembered as a root. */
   finish(root: boolean): Promise<void>;
 }
@@ -45,7 +47,13 @@ export async function holdStore(
       onWait: () => options.warn('waiting for buildit gc to finish with the store'),
     },
   );
+  const blobs = new Set<string>();
   return {
+    keepBlobs: async (hexes) => {
+      const before = blobs.size;
+      for (const hex of hexes) blobs.add(hex);
+      if (blobs.size > before) await use.update({ blobs: [...blobs] });
+    },
     resolved: (graph) =>
       use.update({
         packages: graph.unique.map((node) => ({ target: node.target, id: graph.idOf.get(node)! })),

@@ -10,7 +10,7 @@ import type { RemoteBinhost } from '../binhost/remote.ts';
 import { BinhostError } from '../binhost/types.ts';
 import { BuilditError } from '../errors.ts';
 import { diffArtifacts, type PathDifference } from '../image/artifact-diff.ts';
-import { sha256Hex } from '../image/layer.ts';
+import { digestHex } from '../image/layer.ts';
 import type { PackageNode } from '../recipe/types.ts';
 import { blobPath } from '../store/layout.ts';
 import type { PackageRecord } from '../store/record.ts';
@@ -73,7 +73,7 @@ export async function checkBaseline(
   graph: PreparedGraph,
   baseline: Baseline,
 ): Promise<Verdict> {
-  const hex = sha256Hex(baseline.record.artifact.digest);
+  const hex = digestHex(baseline.record.artifact.digest);
   if (baseline.where === 'store') {
     if (await store.verifyBlob(hex)) return verdictOf(node, graph, 'intact', 'store');
     return verdictOf(node, graph, 'corrupt', 'store', {
@@ -105,7 +105,7 @@ export async function compare(
 ): Promise<Verdict> {
   const { store, fresh, graph } = stores;
   const where = baseline.where === 'store' ? 'store' : baseline.binhost.name;
-  const baseHex = sha256Hex(baseline.record.artifact.digest);
+  const baseHex = digestHex(baseline.record.artifact.digest);
   if (baseline.where === 'store' && !(await store.verifyBlob(baseHex))) {
     const matches = record.artifact.digest === baseline.record.artifact.digest;
     return verdictOf(node, graph, 'corrupt', where, {
@@ -143,7 +143,7 @@ export async function compare(
       {
         name: 'rebuild',
         what: `rebuilt artifact ${record.artifact.digest}`,
-        open: () => fresh.openBlob(sha256Hex(record.artifact.digest)),
+        open: () => fresh.openBlob(digestHex(record.artifact.digest)),
       },
     );
     const compressionOnly = diff.sameEntries && record.artifact.diffId === baseline.record.artifact.diffId;

@@ -82,7 +82,7 @@ export function layerFromFile(
 }
 
 /** The hex part of `sha256:<hex>`, checked: digests become file names. */
-export function sha256Hex(digest: string): string {
+export function digestHex(digest: string): string {
   const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
   if (!m?.[1]) throw new Error(`not a sha256 digest: ${JSON.stringify(digest)}`);
   return m[1];

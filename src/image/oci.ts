@@ -12,7 +12,7 @@ import { BuilditError } from '../errors.ts';
 import { canonicalJson } from '../identity/canonical.ts';
 import { isNotFound } from '../util/fs.ts';
 import { DigestTap } from './digest-tap.ts';
-import { layerFromFile, packLayer, sha256Hex, type LayerBlob } from './layer.ts';
+import { layerFromFile, packLayer, digestHex, type LayerBlob } from './layer.ts';
 import { mergeLayers, planMerge } from './merge.ts';
 import { writeOutput } from './output.ts';
 
@@ -134,7 +134,7 @@ async function limitLayers(image: OciImage, scratch: () => Promise<string>): Pro
 }
 
 async function placeLayer(blobs: string, layer: LayerBlob): Promise<void> {
-  const dest = path.join(blobs, sha256Hex(layer.digest));
+  const dest = path.join(blobs, digestHex(layer.digest));
   if (await exists(dest)) return; // the same layer twice in one image
   if (layer.file === undefined) return copyLayer(dest, layer);
   try {

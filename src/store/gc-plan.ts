@@ -55,6 +55,7 @@ export function planGc(inventory: StoreInventory, policy: GcPolicy): GcPlan {
   const used = new Set([
     ...[...records].flatMap((r) => r.artifact ?? []),
     ...uses.flatMap((u) => u.distfiles),
+    ...uses.flatMap((u) => u.blobs ?? []),
   ]);
   const blobs = new Set(inventory.blobs.filter((b) => used.has(b.hex) || fresh(b)));
   const ids = new Set([

@@ -40,6 +40,8 @@ export interface ContainerUse {
   packages: { target: Target; id: string }[];
   /** sha256 hex of the distfiles (url sources, remote patches) its packages need. */
   distfiles: string[];
+  /** sha256 hex of other store blobs its images are made of: base image layers. */
+  blobs?: string[];
 }
 
 export interface UseHandle {
@@ -48,7 +50,7 @@ export interface UseHandle {
    * time it was first written: gc keeps whatever changed since then, so what the build wrote
    * before saying what it uses (remote patches pinned while resolving, say) is safe too.
    */
-  update(uses: Pick<ContainerUse, 'packages' | 'distfiles'>): Promise<void>;
+  update(uses: Partial<Pick<ContainerUse, 'packages' | 'distfiles' | 'blobs'>>): Promise<void>;
   /** The build is over: remember the container as a root when it succeeded. */
   finish(ok: boolean): Promise<void>;
 }
@@ -130,12 +132,24 @@ function normalize(use: ContainerUse): ContainerUse {
       const { target, id } = packages.get(key)!;
       return { target: { os: target.os, arch: target.arch }, id };
     }),
-    distfiles: [...new Set(use.distfiles.map((hex) => hex.toLowerCase()))].sort(),
+    distfiles: sortedHex(use.distfiles),
+    ...(use.blobs?.length ? { blobs: sortedHex(use.blobs) } : {}),
   };
 }
 
+function sortedHex(hexes: readonly string[]): string[] {
+  return [...new Set(hexes.map((hex) => hex.toLowerCase()))].sort();
+}
+
 async function writeRoot(store: LocalStore, use: ContainerUse): Promise<void> {
-  const generation = sha256Hex(canonicalJson({ packages: use.packages, distfiles: use.distfiles }));
+  // A container without base images names the generation as the first version did.
+  const generation = sha256Hex(
+    canonicalJson({
+      packages: use.packages,
+      distfiles: use.distfiles,
+      ...(use.blobs ? { blobs: use.blobs } : {}),
+    }),
+  );
   const file = path.join(store.root, 'roots', sha256Hex(use.container), `${generation}.json`);
   const root = { schema: ROOT_SCHEMA, ...use, lastUsed: new Date().toISOString() };
   for (let attempt = 1; ; attempt++) {
@@ -159,6 +173,7 @@ const useShape = {
   version: z.string(),
   packages: z.array(z.object({ target: z.object({ os: z.string(), arch: z.string() }), id: hex64 })),
   distfiles: z.array(hex64),
+  blobs: z.array(hex64).optional(),
 };
 const rootSchema = z.object({ schema: z.literal(ROOT_SCHEMA), lastUsed: z.string(), ...useShape });
 const activeSchema = z.object({

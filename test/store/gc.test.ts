@@ -530,3 +530,33 @@ test('cache/images: a memo whose image is gone (or that is torn) goes; one whose
   assert.ok(existsSync(kept));
   assert.ok(existsSync(path.join(store.root, 'cache', 'toolchain.json')), 'the rest of cache/ is left alone');
 });
+
+test("a base image's layers named by a root are kept with it, and make their own generation", async () => {
+  const store = makeStore();
+  const layer = addBlob(store, sha256('base layer'));
+  const other = addBlob(store, sha256('another base layer'));
+  const build = async (blobs: string[]) => {
+    const handle = await beginUse(store, {
+      container: '/ctr/based',
+      name: 'based',
+      version: '1',
+      packages: [],
+      distfiles: [],
+    });
+    await handle.update({ packages: [{ target: TARGET, id: id('e') }], distfiles: [] });
+    await handle.update({ blobs });
+    await handle.finish(true);
+  };
+  await build([sha256('base layer')]);
+  const dir = path.join(store.root, 'roots', sha256('/ctr/based'));
+  const [file] = readdirSync(dir);
+  assert.deepEqual(JSON.parse(readFileSync(path.join(dir, file!), 'utf8')).blobs, [sha256('base layer')]);
+
+  const result = await collectGarbage(store, { keepDays: 30, dryRun: false });
+  assert.ok(existsSync(layer), 'named by a recent root: kept');
+  assert.equal(existsSync(other), false, 'named by nothing: removed');
+  assert.ok(result.removed.some((r) => r.path === other));
+
+  await build([sha256('base layer'), sha256('a newer base layer')]);
+  assert.equal(readdirSync(dir).length, 2, 'another base is another generation');
+});
