@@ -5,41 +5,22 @@
  * a bad host key or a bad path stays what it is however often it is asked.
  */
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { retrying as retry, type RetryPolicy } from '../util/retry.ts';
 import { BinhostError, type BinhostBackend } from './types.ts';
 
-export interface RetryOptions {
-  /** Attempts in all, the first included; default 3. */
-  attempts?: number;
-  /** The pause before the second attempt, doubled for each one after; default 200 ms. */
-  baseMs?: number;
+export interface RetryOptions extends RetryPolicy {
   /** Told before each pause, with the failure and the number of the attempt that failed. */
   onRetry?: (error: BinhostError, attempt: number) => void;
 }
 
 export function withRetry(backend: BinhostBackend, options: RetryOptions = {}): BinhostBackend {
-  const attempts = Math.max(1, Math.floor(options.attempts ?? 3));
-  const baseMs = Math.max(0, options.baseMs ?? 200);
-
-  async function retrying<T>(signal: AbortSignal | undefined, once: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await once();
-      } catch (error) {
-        if (!(error instanceof BinhostError) || !error.transient) throw error;
-        if (attempt >= attempts) throw attempts === 1 ? error : exhausted(error, attempts);
-        if (signal?.aborted) throw signal.reason;
-        options.onRetry?.(error, attempt);
-        // Jitter keeps many workers that failed together from retrying together.
-        const pause = baseMs * 2 ** (attempt - 1);
-        await sleep(pause / 2 + Math.random() * (pause / 2), undefined, signal ? { signal } : {}).catch(
-          (error: unknown) => {
-            throw signal?.aborted ? signal.reason : error;
-          },
-        );
-      }
-    }
-  }
+  const retrying = <T>(signal: AbortSignal | undefined, once: () => Promise<T>): Promise<T> =>
+    retry(once, {
+      ...options,
+      transient: (error): error is BinhostError => error instanceof BinhostError && error.transient,
+      exhausted,
+      ...(signal ? { signal } : {}),
+    });
 
   return {
     get describe() {

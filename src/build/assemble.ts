@@ -79,13 +79,20 @@ export async function assembleImage(image: ResolvedImage, ctx: AssembleContext):
     });
   }
   ctx.on({ type: 'image', format: step.type, phase: 'start', name });
+  const warn = (message: string) => ctx.on({ type: 'warning', message });
   const work = await store.tempDir('image');
   try {
     const epoch = imageEpoch();
     const contents = await imageLayers(ctx, image.layers, work, epoch);
     const base =
       step.type === 'oci' && step.base
-        ? await pullBase(reference(step.base, step.locate(['base'])), image.target, store, ctx.registries)
+        ? await pullBase(
+            reference(step.base, step.locate(['base'])),
+            image.target,
+            store,
+            ctx.registries,
+            warn,
+          )
         : undefined;
     if (base) await ctx.keepBlobs(base.layers.map((layer) => digestHex(layer.digest)));
     const sbom = await describeImage({
@@ -99,7 +106,7 @@ export async function assembleImage(image: ResolvedImage, ctx: AssembleContext):
       store,
       work,
       strictLibs: ctx.strictLibs,
-      warn: (message) => ctx.on({ type: 'warning', message }),
+      warn,
     });
     const layers = [...contents.layers, await sbomLayer(sbom, name, work, epoch)];
     let target: string;
@@ -123,7 +130,7 @@ export async function assembleImage(image: ResolvedImage, ctx: AssembleContext):
         ...step.push.map((text, i) => reference(text, step.locate(['push', i]))),
         ...ctx.extraPush,
       ];
-      for (const pushed of await pushImage(target, tag, refs, ctx.registries, base?.ref)) {
+      for (const pushed of await pushImage(target, tag, refs, ctx.registries, base?.ref, warn)) {
         ctx.on({ type: 'push', ref: pushed.ref, digest: pushed.digest });
       }
       return { format: 'oci', path: target, digest, sbom: sbomFile };

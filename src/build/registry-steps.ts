@@ -8,6 +8,7 @@ import { LAYER_MEDIA_TYPE, type LayerBlob } from '../image/layer.ts';
 import type { Target } from '../recipe/types.ts';
 import { RegistryClient } from '../registry/client.ts';
 import { resolveBase } from '../registry/pull.ts';
+import { retryRegistry, type RegistryError } from '../registry/errors.ts';
 import { pushLayout } from '../registry/push.ts';
 import { parseReference, type ImageReference } from '../registry/reference.ts';
 import type { LocalStore } from '../store/store.ts';
@@ -72,9 +73,11 @@ export async function pullBase(
   target: Target,
   store: LocalStore,
   registries: Registries,
+  warn: (message: string) => void = () => {},
 ): Promise<BaseImage> {
   const client = registries.client(ref.registry);
-  const base = await resolveBase(ref, client, target);
+  const retry = { onRetry: retryWarning(warn) };
+  const base = await retryRegistry(() => resolveBase(ref, client, target), retry);
   // A single-platform image names its platform only in its config.
   const os = base.config['os'];
   const arch = base.config['architecture'];
@@ -96,10 +99,11 @@ export async function pullBase(
   for (const [i, layer] of base.layers.entries()) {
     const hex = layer.digest.replace(/^sha256:/, '');
     if (!(await store.hasBlob(hex))) {
-      await store.putBlob(await client.getBlob(ref.repository, layer.digest), {
-        hex,
-        what: `layer ${layer.digest} of ${ref.text}`,
-      });
+      const what = `layer ${layer.digest} of ${ref.text}`;
+      await retryRegistry(
+        async () => store.putBlob(await client.getBlob(ref.repository, layer.digest), { hex, what }),
+        retry,
+      );
     }
     const diffId = rootfs.diff_ids?.[i];
     if (!diffId) {
@@ -135,14 +139,20 @@ export async function pushImage(
   refs: readonly ImageReference[],
   registries: Registries,
   base: ImageReference | undefined,
+  warn: (message: string) => void = () => {},
 ): Promise<{ ref: string; digest: string }[]> {
   const out: { ref: string; digest: string }[] = [];
   for (const ref of refs) {
     const client = registries.client(ref.registry);
     // Base layers already in the same registry are mounted, not uploaded again.
     const mountFrom = base && base.registry === ref.registry ? [base.repository] : [];
-    const { digest } = await pushLayout(layout, tag, ref, client, { mountFrom });
+    const { digest } = await pushLayout(layout, tag, ref, client, { mountFrom, onRetry: retryWarning(warn) });
     out.push({ ref: ref.text, digest });
   }
   return out;
+}
+
+/** Says that a registry call failed transiently and is tried again. */
+function retryWarning(warn: (message: string) => void): (error: RegistryError, attempt: number) => void {
+  return (error, attempt) => warn(`${error.message}; trying again (attempt ${attempt + 1} of 3)`);
 }

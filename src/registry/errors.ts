@@ -5,6 +5,7 @@
  * Messages never hold a password, a token or an upload URL's query.
  */
 import { BuilditError } from '../errors.ts';
+import { retrying, type RetryPolicy } from '../util/retry.ts';
 
 export type RegistryErrorCode =
   | 'BUILDIT_REGISTRY_REFERENCE'
@@ -41,4 +42,25 @@ export class RegistryError extends BuilditError {
 /** A URL for a message: scheme, host and path only (upload URLs carry signed state in the query). */
 export function shownUrl(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+/**
+ * `once`, tried again (3 attempts in all, backing off from 200 ms) while it fails with a transient
+ * RegistryError: a dropped connection, a 5xx, a 429. Each retry is told to `onRetry` first.
+ */
+export function retryRegistry<T>(
+  once: () => Promise<T>,
+  options: RetryPolicy & { onRetry?: (error: RegistryError, attempt: number) => void } = {},
+): Promise<T> {
+  return retrying(once, {
+    ...options,
+    transient: (error): error is RegistryError => error instanceof RegistryError && error.transient,
+    exhausted: (error, attempts) =>
+      new RegistryError(error.code, `${error.message} (${attempts} attempts)`, {
+        transient: true,
+        exitCode: error.exitCode === 2 ? 2 : 1,
+        cause: error,
+        ...(error.hint === undefined ? {} : { hint: error.hint }),
+      }),
+  });
 }

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { layoutBlobFile, LayoutProblem, readLayoutManifest } from '../image/oci-read.ts';
 import type { RegistryClient } from './client.ts';
-import { RegistryError } from './errors.ts';
+import { RegistryError, retryRegistry } from './errors.ts';
 import { MANIFEST_TYPES, OCI_MANIFEST } from './media-types.ts';
 import type { ImageReference } from './reference.ts';
 
@@ -15,6 +15,8 @@ export interface PushLayoutOptions {
   onBlob?(digest: string, skipped: boolean): void;
   /** Repositories on the same registry that may hold some blobs already (a base image). */
   mountFrom?: readonly string[];
+  /** Told when an upload failed transiently and is tried again (up to 3 attempts in all). */
+  onRetry?(error: RegistryError, attempt: number): void;
 }
 
 export async function pushLayout(
@@ -35,19 +37,17 @@ export async function pushLayout(
   }
 
   const mountFrom = options.mountFrom ?? [];
+  const retry = options.onRetry ? { onRetry: options.onRetry } : {};
   const seen = new Set<string>();
   for (const blob of [manifest.config, ...manifest.layers]) {
     if (seen.has(blob.digest)) continue;
     seen.add(blob.digest);
     const file = await layout(layoutDir, () => layoutBlobFile(layoutDir, blob));
-    const result = await client.pushBlob(
-      ref.repository,
-      blob.digest,
-      blob.size,
-      () => createReadStream(file),
-      {
-        mountFrom,
-      },
+    // A retry starts a fresh upload; the registry drops the broken one.
+    const result = await retryRegistry(
+      () =>
+        client.pushBlob(ref.repository, blob.digest, blob.size, () => createReadStream(file), { mountFrom }),
+      retry,
     );
     options.onBlob?.(blob.digest, result !== 'uploaded');
   }
@@ -61,7 +61,10 @@ export async function pushLayout(
       { transient: false, exitCode: 2, hint: 'push to a tag, or drop the @digest from the reference' },
     );
   }
-  const digest = await client.pushManifest(ref.repository, reference, manifestBytes, mediaType);
+  const digest = await retryRegistry(
+    () => client.pushManifest(ref.repository, reference, manifestBytes, mediaType),
+    retry,
+  );
   if (digest !== entry.digest) {
     throw layoutError(layoutDir, `the manifest's bytes are ${digest}, index.json says ${entry.digest}`);
   }
