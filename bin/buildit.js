@@ -9,5 +9,7 @@ if (!existsSync(entry)) {
   );
   process.exit(2);
 }
+// --debug prints stack traces: through the bundle's source map, they name src/ files and lines.
+if (process.argv.includes('--debug')) process.setSourceMapsEnabled(true);
 const { main } = await import(entry.href);
 await main();

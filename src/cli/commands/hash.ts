@@ -34,8 +34,17 @@ export async function hashCommand(
       : undefined;
   const parsed = pkgDir ? undefined : tryParseAtom(what);
   if (!pkgDir && !parsed?.ok) {
+    // Something that looks like a path is said as one: an atom's parse error would only confuse.
+    const pathLike = /^[./~]/.test(what) || info !== undefined;
+    const why = pathLike
+      ? info
+        ? `${asPath} is a file, not a package folder`
+        : `${asPath} does not exist`
+      : parsed && !parsed.ok
+        ? parsed.reason
+        : undefined;
     throw new BuilditError('BUILDIT_USAGE_PACKAGE', `${what} is neither a package folder nor an atom`, {
-      hint: `${parsed && !parsed.ok ? `${parsed.reason}; ` : ''}give a folder holding pkg.yaml, or an atom like app-misc/hello-1.0`,
+      hint: `${why ? `${why}; ` : ''}give a folder holding pkg.yaml, or an atom like app-misc/hello-1.0`,
     });
   }
   // A package folder belongs to the nearest container dir above it: its files may not leave it, its lock pins remote patches.
