@@ -8,7 +8,9 @@ import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { memoIsOrphan } from '../image/reuse.ts';
 import { isNotFound, readdirIfExists } from '../util/fs.ts';
-import { isAlive } from '../util/process.ts';
+import { ATOMIC_NAME } from '../util/atomic.ts';
+import { ownerGone } from '../util/owner.ts';
+import { STALE_NAME } from './lock.ts';
 import {
   gcLockFile,
   lockState,
@@ -18,7 +20,7 @@ import {
   type Root,
   type StoredFile,
 } from './roots.ts';
-import type { LocalStore } from './store.ts';
+import { TMP_NAME, type LocalStore } from './store.ts';
 
 export interface StoreInventory {
   roots: (StoredFile & { root?: Root })[];
@@ -69,10 +71,10 @@ export async function scanStore(store: LocalStore): Promise<StoreInventory> {
   const locks: StoreInventory['locks'] = [];
   for (const name of await readdirIfExists(path.join(root, 'locks'))) {
     const file = path.join(root, 'locks', name);
-    const aside = /\.stale-(\d+)$/.exec(name)?.[1];
+    const aside = STALE_NAME.exec(name);
     if (aside) {
       // A takeover in lock.ts moves the stale lock aside first: a leftover if its mover died there.
-      await addLeftover(scratch, file, Number(aside));
+      await addLeftover(scratch, file, aside);
       continue;
     }
     if (!name.endsWith('.lock') || file === gcLockFile(store)) continue;
@@ -83,8 +85,8 @@ export async function scanStore(store: LocalStore): Promise<StoreInventory> {
   }
 
   for (const name of await readdirIfExists(path.join(root, 'tmp'))) {
-    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-    if (Number.isInteger(pid)) await addLeftover(scratch, path.join(root, 'tmp', name), pid);
+    const owner = TMP_NAME.exec(name);
+    if (owner) await addLeftover(scratch, path.join(root, 'tmp', name), owner);
   }
   for (const name of await readdirIfExists(path.join(root, 'active')))
     await addInterruptedWrite(scratch, path.join(root, 'active', name));
@@ -116,16 +118,20 @@ export async function scanStore(store: LocalStore): Promise<StoreInventory> {
   };
 }
 
-/** util/atomic.ts writes `.tmp-<name>-<pid>-<random>` beside the file: left behind when killed. */
+/** util/atomic.ts writes `.tmp-<name>-<owner>-<random>` beside the file: left behind when killed. */
 async function addInterruptedWrite(scratch: StoreInventory['scratch'], file: string): Promise<void> {
-  const pid = Number(/^\.tmp-.+-(\d+)-[0-9a-f]{12}$/.exec(path.basename(file))?.[1]);
-  if (Number.isInteger(pid)) await addLeftover(scratch, file, pid);
+  const owner = ATOMIC_NAME.exec(path.basename(file));
+  if (owner) await addLeftover(scratch, file, owner);
 }
 
-/** What process `pid` left (or is still writing: `live`); nothing when it is gone already. */
-async function addLeftover(scratch: StoreInventory['scratch'], file: string, pid: number): Promise<void> {
+/** What an owner (a match of OWNER_PATTERN) left, or is still writing (`live`); nothing when it is gone already. */
+async function addLeftover(
+  scratch: StoreInventory['scratch'],
+  file: string,
+  owner: RegExpExecArray,
+): Promise<void> {
   const info = await fileInfo(file);
-  if (info) scratch.push({ ...info, live: pid === process.pid || isAlive(pid) });
+  if (info) scratch.push({ ...info, live: !ownerGone(owner[1], owner[2]) });
 }
 
 async function readRecordFile(

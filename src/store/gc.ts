@@ -13,6 +13,7 @@ import { link, lstat, mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BuilditError } from '../errors.ts';
 import { isNotFound, statIfExists } from '../util/fs.ts';
+import { OWNER } from '../util/owner.ts';
 import { planGc, type GcPlan, type Removal } from './gc-plan.ts';
 import { scanStore } from './gc-scan.ts';
 import { BINHOST_MARKER } from './layout.ts';
@@ -143,7 +144,7 @@ async function removeUnlessTouched(
   file: string,
   inUse: (aside: string) => Promise<boolean>,
 ): Promise<boolean> {
-  const aside = path.join(store.root, 'tmp', `${process.pid}-gc-${randomBytes(6).toString('hex')}`);
+  const aside = path.join(store.root, 'tmp', `${OWNER}-gc-${randomBytes(6).toString('hex')}`);
   try {
     await rename(file, aside);
   } catch (error) {

@@ -7,11 +7,15 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OWNER, OWNER_PATTERN } from '../util/owner.ts';
 import { isAlive } from '../util/process.ts';
 
 export interface Lock {
   release(): Promise<void>;
 }
+
+/** A lock moved aside by a takeover: `<lock>.stale-<owner>` (captures: pid, host tag). */
+export const STALE_NAME = new RegExp(String.raw`\.stale-${OWNER_PATTERN}$`);
 
 export async function acquireLock(file: string, signal?: AbortSignal): Promise<Lock> {
   await mkdir(path.dirname(file), { recursive: true });
@@ -28,7 +32,7 @@ export async function acquireLock(file: string, signal?: AbortSignal): Promise<L
     }
     if (await isStale(file)) {
       // Move it aside before removing it, so only one waiter takes it over.
-      const aside = `${file}.stale-${process.pid}`;
+      const aside = `${file}.stale-${OWNER}`;
       try {
         await rename(file, aside);
         await rm(aside, { force: true });

@@ -14,7 +14,7 @@ import { BuilditError } from '../errors.ts';
 import type { Target } from '../recipe/types.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { isNotFound, statIfExists } from '../util/fs.ts';
-import { isAlive } from '../util/process.ts';
+import { OWNER, OWNER_PATTERN, ownerGone } from '../util/owner.ts';
 import { BINHOST_MARKER, BINHOST_SCHEMA, blobPath, recordPath } from './layout.ts';
 import { recordSchema, type PackageRecord } from './record.ts';
 import { acquireLock, type Lock } from './lock.ts';
@@ -26,6 +26,9 @@ export interface StoreLocation {
   configured?: string;
   env: NodeJS.ProcessEnv;
 }
+
+/** tmp/ entries: `<owner>-<what>-<random>` (captures: the owner's pid, then its host tag). */
+export const TMP_NAME = new RegExp(`^${OWNER_PATTERN}-`);
 
 /** --store, else $BUILDIT_HOME, else the config's store:, else $XDG_CACHE_HOME/buildit, else ~/.cache/buildit. */
 export function storeDir(where: StoreLocation): string {
@@ -56,7 +59,7 @@ export class LocalStore {
     await this.sweepTmp();
   }
 
-  /** tmp/ entries are named `<pid>-…`: those of processes that are gone are removed. */
+  /** tmp/ entries are named `<pid>.<host tag>-…` (util/owner.ts): those of processes that are gone are removed. */
   private async sweepTmp(): Promise<void> {
     let entries: string[];
     try {
@@ -66,8 +69,8 @@ export class LocalStore {
       throw error;
     }
     for (const entry of entries) {
-      const pid = Number(/^(\d+)-/.exec(entry)?.[1]);
-      if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)) {
+      const owner = TMP_NAME.exec(entry);
+      if (owner && ownerGone(owner[1], owner[2])) {
         await rm(path.join(this.root, 'tmp', entry), { recursive: true, force: true });
       }
     }
@@ -157,7 +160,7 @@ export class LocalStore {
     });
     // The final name is known only after hashing: stream into tmp/ (same
     // filesystem), check, then rename into place.
-    const staging = path.join(await this.tmp(), `${process.pid}-blob-${randomBytes(6).toString('hex')}`);
+    const staging = path.join(await this.tmp(), `${OWNER}-blob-${randomBytes(6).toString('hex')}`);
     try {
       await pipeline(source, tap, createWriteStream(staging, { flags: 'wx', mode: 0o644 }));
       const hex = hash.digest('hex');
@@ -205,7 +208,7 @@ export class LocalStore {
 
   /** A fresh scratch folder inside the store (same filesystem: renames work). */
   async tempDir(prefix: string): Promise<string> {
-    return mkdtemp(path.join(await this.tmp(), `${process.pid}-${prefix}-`));
+    return mkdtemp(path.join(await this.tmp(), `${OWNER}-${prefix}-`));
   }
 
   private async tmp(): Promise<string> {

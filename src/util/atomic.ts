@@ -6,14 +6,18 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { OWNER, OWNER_PATTERN } from './owner.ts';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
+/** What tempPathFor names: `.tmp-<name>-<owner>-<random>` (captures: the owner's pid, then its host tag). */
+export const ATOMIC_NAME = new RegExp(String.raw`^\.tmp-.+-${OWNER_PATTERN}-[0-9a-f]{12}$`);
 
 /** A temporary path beside `file` that no other writer will pick. */
 export function tempPathFor(file: string): string {
   return path.join(
     path.dirname(file),
-    `.tmp-${path.basename(file)}-${process.pid}-${randomBytes(6).toString('hex')}`,
+    `.tmp-${path.basename(file)}-${OWNER}-${randomBytes(6).toString('hex')}`,
   );
 }
 

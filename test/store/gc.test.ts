@@ -25,6 +25,7 @@ import { collectGarbage, type GcResult } from '../../src/store/gc.ts';
 import { acquireLock } from '../../src/store/lock.ts';
 import { beginUse, gcLockFile } from '../../src/store/roots.ts';
 import { LocalStore } from '../../src/store/store.ts';
+import { OWNER } from '../../src/util/owner.ts';
 import { testdir } from '../helpers/testdir.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -559,4 +560,34 @@ test("a base image's layers named by a root are kept with it, and make their own
 
   await build([sha256('base layer'), sha256('a newer base layer')]);
   assert.equal(readdirSync(dir).length, 2, 'another base is another generation');
+});
+
+test("on a store shared between hosts, another host's scratch is never swept (its processes cannot be checked)", async () => {
+  const store = makeStore();
+  const here = OWNER.split('.')[1]!;
+  const elsewhere = here === 'deadbeef' ? 'feedface' : 'deadbeef';
+  const tmp = (name: string) => write(path.join(store.root, 'tmp', name, 'file'), 'x', 0);
+  const mineDead = tmp(`${DEAD_PID}.${here}-build-aaaaaa`);
+  const oldDead = tmp(`${DEAD_PID}-build-bbbbbb`);
+  const theirs = tmp(`${DEAD_PID}.${elsewhere}-build-cccccc`);
+  const theirWrite = write(
+    path.join(store.root, 'roots', `.tmp-x.json-${DEAD_PID}.${elsewhere}-0123456789ab`),
+    '{',
+    0,
+  );
+  const theirAside = write(
+    path.join(store.root, 'locks', `${id('f')}.lock.stale-${DEAD_PID}.${elsewhere}`),
+    'h 1\n',
+  );
+
+  const result = await collectGarbage(store, { keepDays: 30, dryRun: false });
+  const gone = result.removed.filter((r) => r.kind === 'tmp').map((r) => r.path);
+  assert.deepEqual(gone.sort(), [path.dirname(mineDead), path.dirname(oldDead)].sort());
+  for (const kept of [theirs, theirWrite, theirAside]) assert.ok(existsSync(kept), kept);
+
+  // The sweep a build does on start follows the same rule.
+  const again = tmp(`${DEAD_PID}.${here}-build-dddddd`);
+  await store.init();
+  assert.equal(existsSync(again), false);
+  assert.ok(existsSync(theirs));
 });
